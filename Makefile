@@ -3,14 +3,16 @@
 
 SHELL := /bin/bash
 GO ?= go
-MODULES := . ./proto ./services/store ./services/rpc ./services/ingest ./services/pub
-SERVICES := store rpc ingest pub
+MODULES := . ./proto $(patsubst %/go.mod,./%,$(wildcard services/*/go.mod))
+# binaries: mp-<service> for each service, plus the tools under cmd/
+SERVICES := $(patsubst services/%/main.go,%,$(wildcard services/*/main.go))
+TOOLS_BIN := $(patsubst cmd/%/main.go,%,$(wildcard cmd/*/main.go))
 TOOLS := $(CURDIR)/.tools/bin
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 TEST_TIMEOUT ?= 9m
 
-.PHONY: all deps build run test test-short vet lint fmt proto proto-check proto-tools bench soak clean
+.PHONY: all deps build run test vet lint fmt proto proto-check proto-tools bench clean
 
 all: build
 
@@ -20,11 +22,8 @@ deps:
 
 build: deps
 	@mkdir -p bin
-	$(GO) build -o bin/mp-store ./services/store
-	$(GO) build -o bin/mp-rpc ./services/rpc
-	$(GO) build -o bin/mp-ingest ./services/ingest
-	$(GO) build -o bin/mp-pub ./services/pub
-	$(GO) build -o bin/mpbench ./cmd/mpbench
+	@for s in $(SERVICES); do echo "go build bin/mp-$$s"; $(GO) build -o bin/mp-$$s ./services/$$s || exit 1; done
+	@for t in $(TOOLS_BIN); do echo "go build bin/$$t"; $(GO) build -o bin/$$t ./cmd/$$t || exit 1; done
 
 # run starts all four services on loopback with the seed's ports; Ctrl-C stops them.
 run: build
@@ -73,13 +72,9 @@ proto-check: proto
 
 # bench: Go benchmarks of the hot paths (bounded), then the end-to-end bench tool.
 bench: build
-	@for m in ./services/store ./services/rpc .; do \
-		(cd $$m && $(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./...) || exit 1; \
+	@for m in $(MODULES); do \
+		(cd $$m && $(GO) test -run '^$$' -bench . -benchmem -benchtime 200x ./...) || exit 1; \
 	done
-	@scripts/bench.sh
-
-soak: build
-	@scripts/soak.sh
 
 clean:
 	rm -rf bin .tools

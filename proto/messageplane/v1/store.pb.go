@@ -1157,9 +1157,11 @@ type ReplayRequest struct {
 	Read *ReadOptions `protobuf:"bytes,3,opt,name=read,proto3" json:"read,omitempty"`
 	// max_limit is MP_MAX_LIMIT: the most events a topic node or the final
 	// result may hold.
-	MaxLimit      uint32 `protobuf:"varint,4,opt,name=max_limit,json=maxLimit,proto3" json:"max_limit,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MaxLimit uint32 `protobuf:"varint,4,opt,name=max_limit,json=maxLimit,proto3" json:"max_limit,omitempty"`
+	// topic_name_max_len is MP_TOPIC_NAME_MAX_LEN, for topic params in the plan.
+	TopicNameMaxLen uint32 `protobuf:"varint,5,opt,name=topic_name_max_len,json=topicNameMaxLen,proto3" json:"topic_name_max_len,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ReplayRequest) Reset() {
@@ -1216,6 +1218,13 @@ func (x *ReplayRequest) GetRead() *ReadOptions {
 func (x *ReplayRequest) GetMaxLimit() uint32 {
 	if x != nil {
 		return x.MaxLimit
+	}
+	return 0
+}
+
+func (x *ReplayRequest) GetTopicNameMaxLen() uint32 {
+	if x != nil {
+		return x.TopicNameMaxLen
 	}
 	return 0
 }
@@ -1293,7 +1302,7 @@ type WatchRequest struct {
 	Store    string                 `protobuf:"bytes,1,opt,name=store,proto3" json:"store,omitempty"`
 	AfterSeq uint64                 `protobuf:"varint,2,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
 	// epoch the after_seq belongs to; when it is not the current epoch the
-	// stream starts at seq 1 of the current one and says reset.
+	// stream starts at seq 1 of the current one and says epoch_reset.
 	Epoch         string `protobuf:"bytes,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	FromHead      bool   `protobuf:"varint,4,opt,name=from_head,json=fromHead,proto3" json:"from_head,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1419,9 +1428,9 @@ func (x *WatchEvent) GetEvent() []byte {
 }
 
 type WatchResponse struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	Epoch  string                 `protobuf:"bytes,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	Reset_ bool                   `protobuf:"varint,2,opt,name=reset,proto3" json:"reset,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Epoch      string                 `protobuf:"bytes,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	EpochReset bool                   `protobuf:"varint,2,opt,name=epoch_reset,json=epochReset,proto3" json:"epoch_reset,omitempty"`
 	// skipped counts seqs between the previous position and these events that
 	// are no longer retained (evicted or replaced) and so cannot be sent.
 	Skipped       uint64        `protobuf:"varint,3,opt,name=skipped,proto3" json:"skipped,omitempty"`
@@ -1468,9 +1477,9 @@ func (x *WatchResponse) GetEpoch() string {
 	return ""
 }
 
-func (x *WatchResponse) GetReset_() bool {
+func (x *WatchResponse) GetEpochReset() bool {
 	if x != nil {
-		return x.Reset_
+		return x.EpochReset
 	}
 	return false
 }
@@ -1585,12 +1594,13 @@ const file_messageplane_v1_store_proto_rawDesc = "" +
 	"\x05_typeB\x0f\n" +
 	"\r_priority_minB\v\n" +
 	"\t_since_tsB\v\n" +
-	"\t_until_ts\"\x88\x01\n" +
+	"\t_until_ts\"\xb5\x01\n" +
 	"\rReplayRequest\x12\x14\n" +
 	"\x05store\x18\x01 \x01(\tR\x05store\x12\x12\n" +
 	"\x04plan\x18\x02 \x01(\fR\x04plan\x120\n" +
 	"\x04read\x18\x03 \x01(\v2\x1c.messageplane.v1.ReadOptionsR\x04read\x12\x1b\n" +
-	"\tmax_limit\x18\x04 \x01(\rR\bmaxLimit\"u\n" +
+	"\tmax_limit\x18\x04 \x01(\rR\bmaxLimit\x12+\n" +
+	"\x12topic_name_max_len\x18\x05 \x01(\rR\x0ftopicNameMaxLen\"u\n" +
 	"\fReadResponse\x12\x16\n" +
 	"\x06events\x18\x01 \x03(\fR\x06events\x12\x1c\n" +
 	"\ttruncated\x18\x02 \x01(\bR\ttruncated\x12\x19\n" +
@@ -1605,10 +1615,11 @@ const file_messageplane_v1_store_proto_rawDesc = "" +
 	"WatchEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x14\n" +
 	"\x05topic\x18\x02 \x01(\tR\x05topic\x12\x14\n" +
-	"\x05event\x18\x03 \x01(\fR\x05event\"\xa5\x01\n" +
+	"\x05event\x18\x03 \x01(\fR\x05event\"\xb0\x01\n" +
 	"\rWatchResponse\x12\x14\n" +
-	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x12\x14\n" +
-	"\x05reset\x18\x02 \x01(\bR\x05reset\x12\x18\n" +
+	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x12\x1f\n" +
+	"\vepoch_reset\x18\x02 \x01(\bR\n" +
+	"epochReset\x12\x18\n" +
 	"\askipped\x18\x03 \x01(\x04R\askipped\x12\x19\n" +
 	"\bhead_seq\x18\x04 \x01(\x04R\aheadSeq\x123\n" +
 	"\x06events\x18\x05 \x03(\v2\x1b.messageplane.v1.WatchEventR\x06events*\xb7\x01\n" +

@@ -1,0 +1,64 @@
+// Package config loads a service's settings from MP_* environment variables
+// (envconfig) with the conventions every Message Plane binary shares: -h
+// prints every variable with its default, bad config exits 2 with one line.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Prefix is the prefix of every variable.
+const Prefix = "MP"
+
+// Common holds the settings every service has.
+type Common struct {
+	LogLevel  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	LogFormat string `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
+	Pprof     bool   `envconfig:"PPROF" default:"false" desc:"serve /debug/pprof on the HTTP listener"`
+}
+
+// Load fills spec from the environment, handling -h. It exits the process on
+// -h (0) and on invalid flags or config (2), as a main would.
+func Load(name, about string, spec any) {
+	if err := Parse(name, about, spec, os.Args[1:], os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(2)
+	}
+}
+
+// Parse is Load without exiting, for tests.
+func Parse(name, about string, spec any, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			Usage(name, about, spec, out)
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (configuration is read from MP_* variables; -h lists them)", fs.Arg(0))
+	}
+	if err := envconfig.Process(Prefix, spec); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+// Usage prints what the binary is and every variable it reads.
+func Usage(name, about string, spec any, out io.Writer) {
+	fmt.Fprintf(out, "Usage: %s\n\n%s\n\nConfigured by environment variables:\n\n", name, about)
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	_ = envconfig.Usagef(Prefix, spec, tw, "{{range .}}  {{usage_key .}}\t{{usage_default .}}\t{{usage_description .}}\n{{end}}")
+	_ = tw.Flush()
+}

@@ -1,0 +1,33 @@
+// Package lifecycle turns SIGTERM/SIGINT into context cancellation: the first
+// signal starts a graceful drain, a second one exits at once.
+package lifecycle
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// SignalContext returns a context cancelled by the first SIGTERM or SIGINT.
+// A second signal exits the process with status 1.
+func SignalContext(parent context.Context, log *slog.Logger) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		select {
+		case s := <-ch:
+			log.Info("draining", "signal", s.String())
+			cancel()
+		case <-ctx.Done():
+			signal.Stop(ch)
+			return
+		}
+		s := <-ch
+		log.Error("second signal, exiting now", "signal", s.String())
+		os.Exit(1)
+	}()
+	return ctx, cancel
+}

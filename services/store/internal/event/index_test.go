@@ -1,0 +1,151 @@
+package event
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/messageplane/mp/internal/wire"
+)
+
+const ts = 1706252400.5
+
+func render(t *testing.T, payload string) string {
+	t.Helper()
+	v, err := wire.DecodeJSON([]byte(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := wire.EncodePayload(nil, v)
+	d, err := NewDraft(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := d.Accept(7, ts, "t")
+	js := string(ev.AppendJSON(nil, "messages", true))
+	i := strings.Index(js, `"index":`)
+	return js[i+len(`"index":`) : len(js)-1]
+}
+
+func TestIndexExtraction(t *testing.T) {
+	const nulls = `"kind":null,"type":null`
+	cases := []struct{ payload, want string }{
+		{`{}`, `{"plugin_id":null,"source":null,"priority":0,"kind":null,"type":null,"timestamp":1706252400.5,"id":null,"generation":null,"conversation_id":null}`},
+		{`{"plugin_id":"p","source":"","priority":5,"kind":"k","type":"t","timestamp":12,"message_id":"m","generation":3.9,"metadata":{"conversation_id":"c"}}`,
+			`{"plugin_id":"p","source":"","priority":5,"kind":"k","type":"t","timestamp":12.0,"id":"m","generation":3,"conversation_id":"c"}`},
+		{`{"plugin_id":5,"source":false,"kind":"","type":"","message_type":"mt"}`, `{"plugin_id":null,"source":null,"priority":0,"kind":null,"type":"mt","timestamp":1706252400.5,"id":null,"generation":null,"conversation_id":null}`},
+		{`{"type":5,"message_type":"mt"}`, `"type":"mt"`},
+		{`{"id":"","task_id":"task","run_id":"run"}`, `"id":"task"`},
+		{`{"message_id":"","event_id":5,"lifecycle_id":"l"}`, `"id":"l"`},
+		{`{"metadata":{"conversation_id":""}}`, `"conversation_id":null}`},
+		{`{"metadata":"x"}`, `"conversation_id":null}`},
+		{`{"generation":true}`, `"generation":null`},
+		{`{"generation":-2.5}`, `"generation":-2`},
+		{`{"generation":1e30}`, `"generation":null`},
+		{`{"generation":"3"}`, `"generation":null`},
+		{`{"kind":"x"}`, `"kind":"x"`},
+		{`{"kind":null}`, nulls},
+	}
+	for _, c := range cases {
+		got := render(t, c.payload)
+		if !strings.Contains(got, c.want) {
+			t.Errorf("%s:\n got %s\nwant %s", c.payload, got, c.want)
+		}
+	}
+}
+
+func TestPriority(t *testing.T) {
+	cases := map[string]int64{
+		`7`: 7, `-3`: -3, `7.9`: 7, `-7.9`: -7, `" 7"`: 7, `"+7"`: 7, `"-7 "`: -7, `"7.5"`: 0, `"x"`: 0,
+		`"+-7"`: 0, `""`: 0, `true`: 0, `null`: 0, `[1]`: 0, `{}`: 0, `1e30`: 0,
+		`9223372036854775807`: 9223372036854775807, `9223372036854775808`: 0, `"99999999999999999999"`: 0, `"1_0"`: 0,
+	}
+	for in, want := range cases {
+		v, err := wire.DecodeJSON([]byte(in))
+		if err != nil {
+			t.Fatal(in, err)
+		}
+		if got := Priority(v); got != want {
+			t.Errorf("priority(%s) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+func TestTimestamp(t *testing.T) {
+	cases := []struct {
+		payload string
+		want    float64
+		ok      bool
+	}{
+		{`{"timestamp":12.5}`, 12.5, true},
+		{`{"timestamp":12}`, 12, true},
+		{`{"timestamp":" 12.5 "}`, 12.5, true},
+		{`{"timestamp":"-1e3"}`, -1000, true},
+		{`{"timestamp":"+1.5E+2"}`, 150, true},
+		{`{"timestamp":"1."}`, 0, false},
+		{`{"timestamp":".5"}`, 0, false},
+		{`{"timestamp":"nan"}`, 0, false},
+		{`{"timestamp":"inf","time":5}`, 0, false},
+		{`{"timestamp":"1e999"}`, 0, false},
+		{`{"timestamp":true,"time":5}`, 0, false},
+		{`{"timestamp":"abc","time":5}`, 0, false},
+		{`{"timestamp":null,"time":5}`, 5, true},
+		{`{"time":"6"}`, 6, true},
+		{`{"time":null}`, 0, false},
+		{`{}`, 0, false},
+	}
+	for _, c := range cases {
+		v, _ := wire.DecodeJSON([]byte(c.payload))
+		got, ok := Timestamp(v)
+		if ok != c.ok || (ok && got != c.want) {
+			t.Errorf("%s: got %v,%v want %v,%v", c.payload, got, ok, c.want, c.ok)
+		}
+	}
+	// Not set means the event ts.
+	if got := render(t, `{"timestamp":"x"}`); !strings.Contains(got, `"timestamp":1706252400.5`) {
+		t.Errorf("fallback: %s", got)
+	}
+}
+
+func TestDraftRejectsNonObject(t *testing.T) {
+	for _, p := range []string{`[1]`, `1`, `"x"`, `{`, ``} {
+		if _, err := NewDraft([]byte(p)); err == nil {
+			t.Errorf("%q accepted", p)
+		}
+	}
+}
+
+func TestEventJSON(t *testing.T) {
+	d, _ := NewDraft([]byte(`{"plugin_id":"p1","content":"Hello \"x\"","priority":5}`))
+	ev := d.Accept(123, 1706252400.0, "plugin1.output")
+	want := `{"seq":123,"ts":1706252400.0,"store":"messages","topic":"plugin1.output","index":{"plugin_id":"p1","source":null,"priority":5,"kind":null,"type":null,"timestamp":1706252400.0,"id":null,"generation":null,"conversation_id":null},"payload":{"plugin_id":"p1","content":"Hello \"x\"","priority":5}}`
+	if got := string(ev.AppendJSON(nil, "messages", false)); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if _, err := wire.DecodeJSON(ev.AppendJSON(nil, "messages", true)); err != nil {
+		t.Error("light event is not JSON")
+	}
+}
+
+func FuzzIndex(f *testing.F) {
+	for _, s := range []string{`{"priority":" +7 ","timestamp":"1e5","generation":2.5,"metadata":{"conversation_id":"c"}}`, `{"id":"x","time":"nan"}`, `{"priority":[],"plugin_id":"\u0000"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := wire.DecodeJSON(b)
+		if err != nil {
+			return
+		}
+		p, err := wire.EncodePayload(nil, v)
+		if err != nil {
+			return
+		}
+		d, err := NewDraft(p)
+		if err != nil {
+			t.Fatalf("canonical payload refused: %v", err)
+		}
+		out := d.Accept(1, 1, "t").AppendJSON(nil, "s", false)
+		if _, err := wire.DecodeJSON(out); err != nil {
+			t.Fatalf("event JSON invalid: %s: %v", out, err)
+		}
+	})
+}

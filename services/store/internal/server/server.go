@@ -1,0 +1,142 @@
+// Package server exposes the store over the internal gRPC contract
+// (proto/messageplane/v1) and maps store refusals to statuses whose reason
+// is the PROTOCOL.md error code.
+package server
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/messageplane/mp/internal/grpcx"
+	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
+	"github.com/messageplane/mp/services/store/internal/store"
+)
+
+// Server implements mpv1.StoreServer.
+type Server struct {
+	mpv1.UnimplementedStoreServer
+	svc *store.Service
+	// stopping ends Watch streams when the process drains, so a graceful
+	// stop does not wait for streams that never end by themselves.
+	stopping <-chan struct{}
+}
+
+// New returns a server for svc; closing stopping ends every Watch stream.
+func New(svc *store.Service, stopping <-chan struct{}) *Server {
+	return &Server{svc: svc, stopping: stopping}
+}
+
+// Register adds the server to a gRPC server.
+func (s *Server) Register(g *grpc.Server) { mpv1.RegisterStoreServer(g, s) }
+
+func (s *Server) Info(ctx context.Context, _ *mpv1.InfoRequest) (*mpv1.InfoResponse, error) {
+	cfg := s.svc.Config()
+	resp := &mpv1.InfoResponse{Epoch: s.svc.Epoch(), TopicMax: uint32(cfg.TopicMax), TopicMaxlen: uint32(cfg.TopicMaxLen)}
+	for _, h := range s.svc.Heads() {
+		resp.Stores = append(resp.Stores, &mpv1.StoreHead{Name: h.Name, HeadSeq: h.HeadSeq, TopicCount: uint32(h.TopicCount)})
+	}
+	return resp, nil
+}
+
+func (s *Server) Write(ctx context.Context, req *mpv1.WriteRequest) (*mpv1.WriteResponse, error) {
+	resp, err := s.svc.Write(ctx, req)
+	return resp, toStatus(err)
+}
+
+func (s *Server) ListTopics(ctx context.Context, req *mpv1.ListTopicsRequest) (*mpv1.ListTopicsResponse, error) {
+	topics, err := s.svc.ListTopics(req.GetStore())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &mpv1.ListTopicsResponse{Epoch: s.svc.Epoch(), Stores: s.svc.Names(), Topics: make([]*mpv1.TopicInfo, len(topics))}
+	for i, t := range topics {
+		resp.Topics[i] = &mpv1.TopicInfo{Topic: t.Topic, Count: uint64(t.Count), CountTotal: t.CountTotal, CreatedAt: t.CreatedAt, LastTs: t.LastTS, LastSeq: t.LastSeq}
+	}
+	return resp, nil
+}
+
+func readOpts(o *mpv1.ReadOptions) store.ReadOpts {
+	return store.ReadOpts{Limit: int(o.GetLimit()), Light: o.GetLight(), MaxBytes: int(o.GetMaxBytes())}
+}
+
+func readResponse(r store.Result, err error) (*mpv1.ReadResponse, error) {
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &mpv1.ReadResponse{Events: r.Events, Truncated: r.Truncated, HeadSeq: r.HeadSeq, Epoch: r.Epoch}, nil
+}
+
+func (s *Server) GetRecent(ctx context.Context, req *mpv1.GetRecentRequest) (*mpv1.ReadResponse, error) {
+	return readResponse(s.svc.GetRecent(req.GetStore(), req.GetTopic(), readOpts(req.GetRead())))
+}
+
+func (s *Server) GetSince(ctx context.Context, req *mpv1.GetSinceRequest) (*mpv1.ReadResponse, error) {
+	return readResponse(s.svc.GetSince(req.GetStore(), req.GetTopic(), req.GetAfterSeq(), readOpts(req.GetRead())))
+}
+
+func (s *Server) Query(ctx context.Context, req *mpv1.QueryRequest) (*mpv1.ReadResponse, error) {
+	f := store.Filter{
+		PluginID: req.PluginId, Source: req.Source, Kind: req.Kind, Type: req.Type,
+		PriorityMin: req.PriorityMin, SinceTS: req.SinceTs, UntilTS: req.UntilTs,
+	}
+	return readResponse(s.svc.Query(req.GetStore(), req.GetTopic(), f, readOpts(req.GetRead())))
+}
+
+func (s *Server) Replay(ctx context.Context, req *mpv1.ReplayRequest) (*mpv1.ReadResponse, error) {
+	return readResponse(s.svc.Replay(ctx, req.GetStore(), req.GetPlan(), readOpts(req.GetRead()), int(req.GetMaxLimit()), int(req.GetTopicNameMaxLen())))
+}
+
+func (s *Server) Watch(req *mpv1.WatchRequest, stream grpc.ServerStreamingServer[mpv1.WatchResponse]) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := s.svc.Watch(ctx, req.GetStore(), req.GetAfterSeq(), req.GetEpoch(), req.GetFromHead(), func(b *store.WatchBatch) error {
+		resp := &mpv1.WatchResponse{Epoch: b.Epoch, EpochReset: b.Reset, Skipped: b.Skipped, HeadSeq: b.HeadSeq, Events: make([]*mpv1.WatchEvent, len(b.Events))}
+		for i, e := range b.Events {
+			resp.Events[i] = &mpv1.WatchEvent{Seq: e.Seq, Topic: e.Topic, Event: e.JSON}
+		}
+		return stream.Send(resp)
+	})
+	if errors.Is(err, context.Canceled) {
+		select {
+		case <-s.stopping:
+			return status.Error(codes.Unavailable, "store is shutting down")
+		default:
+		}
+	}
+	return toStatus(err)
+}
+
+// toStatus maps store errors to gRPC statuses carrying the protocol code.
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *store.Error
+	switch {
+	case errors.As(err, &se):
+		c := codes.InvalidArgument
+		if se.Code == "OUT_OF_RANGE" {
+			c = codes.OutOfRange
+		}
+		return grpcx.Error(c, se.Code, se.Msg)
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "deadline passed before the store applied the request")
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "request cancelled")
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.Error(codes.Internal, err.Error())
+}

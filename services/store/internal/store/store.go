@@ -1,0 +1,232 @@
+// Package store is the in-memory topic store: named stores, each with its
+// own seq counter and topics, each topic a ring of its newest events. One
+// RWMutex guards everything: a write batch (possibly spanning stores) applies
+// atomically and in order; reads copy event pointers under the read lock and
+// render JSON after releasing it, so they do not stall writers for long.
+package store
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/messageplane/mp/services/store/internal/event"
+)
+
+// Config is the store's authority over stores and retention.
+type Config struct {
+	Stores      []string
+	TopicMax    int // topics per store
+	TopicMaxLen int // events retained per topic
+	// Now returns Unix seconds; tests replace it.
+	Now func() float64
+}
+
+// Error is a refusal with a PROTOCOL.md error code.
+type Error struct {
+	Code string
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+var (
+	ErrInvalidStore = &Error{"INVALID_STORE", "invalid store"}
+	ErrAheadOfHead  = &Error{"OUT_OF_RANGE", "after_seq is beyond the store's head in this epoch"}
+)
+
+// Service holds every store.
+type Service struct {
+	cfg    Config
+	epoch  string
+	names  []string // sorted
+	mu     sync.RWMutex
+	stores map[string]*Store
+	dedup  map[string]*dedupEntry
+}
+
+// Store is one named store.
+type Store struct {
+	name    string
+	seq     uint64 // highest seq assigned
+	topics  map[string]*Topic
+	log     []*event.Event // every retained event in seq order, plus removed ones not yet compacted
+	removed int            // removed events still in log
+	notify  chan struct{}  // closed and replaced whenever events are added
+}
+
+// Topic is one topic's retained events and counters.
+type Topic struct {
+	name       string
+	ring       ring
+	countTotal uint64
+	createdAt  float64
+	lastTS     float64
+	lastSeq    uint64
+}
+
+// New builds an empty service with a fresh epoch.
+func New(cfg Config) (*Service, error) {
+	if len(cfg.Stores) == 0 {
+		return nil, errors.New("no stores configured")
+	}
+	if cfg.TopicMax < 1 || cfg.TopicMaxLen < 1 {
+		return nil, errors.New("topic limits must be at least 1")
+	}
+	if cfg.Now == nil {
+		cfg.Now = func() float64 { return float64(time.Now().UnixNano()) / 1e9 }
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	s := &Service{cfg: cfg, epoch: hex.EncodeToString(b[:]), stores: map[string]*Store{}, dedup: map[string]*dedupEntry{}}
+	for _, n := range cfg.Stores {
+		if n == "" {
+			return nil, errors.New("empty store name")
+		}
+		if _, dup := s.stores[n]; dup {
+			return nil, fmt.Errorf("store %q listed twice", n)
+		}
+		s.stores[n] = &Store{name: n, topics: map[string]*Topic{}, notify: make(chan struct{})}
+		s.names = append(s.names, n)
+	}
+	sort.Strings(s.names)
+	return s, nil
+}
+
+// Epoch identifies this incarnation of the in-memory store.
+func (s *Service) Epoch() string { return s.epoch }
+
+// Names are the store names, sorted.
+func (s *Service) Names() []string { return s.names }
+
+// Config returns the configuration in force.
+func (s *Service) Config() Config { return s.cfg }
+
+// Head is one store's position.
+type Head struct {
+	Name       string
+	HeadSeq    uint64
+	TopicCount int
+}
+
+// Heads returns every store's head seq and topic count, sorted by name.
+func (s *Service) Heads() []Head {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Head, 0, len(s.names))
+	for _, n := range s.names {
+		st := s.stores[n]
+		out = append(out, Head{Name: n, HeadSeq: st.seq, TopicCount: len(st.topics)})
+	}
+	return out
+}
+
+func (s *Service) store(name string) (*Store, error) {
+	st, ok := s.stores[name] // the map is never written after New
+	if !ok {
+		return nil, ErrInvalidStore
+	}
+	return st, nil
+}
+
+// TopicInfo describes one topic for list_topics.
+type TopicInfo struct {
+	Topic      string
+	Count      int
+	CountTotal uint64
+	CreatedAt  float64
+	LastTS     float64
+	LastSeq    uint64
+}
+
+// ListTopics returns a store's topics, last written first.
+func (s *Service) ListTopics(store string) ([]TopicInfo, error) {
+	st, err := s.store(store)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	out := make([]TopicInfo, 0, len(st.topics))
+	for _, t := range st.topics {
+		out = append(out, TopicInfo{Topic: t.name, Count: t.ring.len(), CountTotal: t.countTotal, CreatedAt: t.createdAt, LastTS: t.lastTS, LastSeq: t.lastSeq})
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(out, func(a, b TopicInfo) int {
+		if a.LastSeq != b.LastSeq {
+			if a.LastSeq > b.LastSeq {
+				return -1
+			}
+			return 1
+		}
+		if a.Topic < b.Topic {
+			return -1
+		}
+		return 1
+	})
+	return out, nil
+}
+
+// newTopic creates a topic; the caller checks the topic limit.
+func (st *Store) newTopic(name string, now float64) *Topic {
+	t := &Topic{name: name, createdAt: now}
+	st.topics[name] = t
+	return t
+}
+
+// add stores one accepted event, evicting the topic's oldest when full.
+func (st *Store) add(t *Topic, d *event.Draft, now float64, maxLen int) *event.Event {
+	st.seq++
+	ev := d.Accept(st.seq, now, t.name)
+	if old := t.ring.push(ev, maxLen); old != nil {
+		st.remove(old)
+	}
+	st.log = append(st.log, ev)
+	t.countTotal++
+	t.lastTS = now
+	t.lastSeq = ev.Seq
+	return ev
+}
+
+// dropTopic removes a topic and all its events.
+func (st *Store) dropTopic(t *Topic) {
+	t.ring.each(func(ev *event.Event) { st.remove(ev) })
+	delete(st.topics, t.name)
+}
+
+func (st *Store) remove(ev *event.Event) {
+	ev.Removed = true
+	st.removed++
+}
+
+// compact drops removed events from the seq log once they are the majority,
+// which keeps the log within twice the retained events at O(1) amortized.
+func (st *Store) compact() {
+	if st.removed < 1024 || st.removed*2 < len(st.log) {
+		return
+	}
+	kept := st.log[:0]
+	for _, ev := range st.log {
+		if !ev.Removed {
+			kept = append(kept, ev)
+		}
+	}
+	clear(st.log[len(kept):])
+	st.log = kept
+	st.removed = 0
+}
+
+// wake tells watchers that events were added.
+func (st *Store) wake() {
+	close(st.notify)
+	st.notify = make(chan struct{})
+}
+
+// logAfter returns the position in the log of the first event with seq > after.
+func (st *Store) logAfter(after uint64) int {
+	return sort.Search(len(st.log), func(i int) bool { return st.log[i].Seq > after })
+}

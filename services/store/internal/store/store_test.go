@@ -1,0 +1,376 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
+)
+
+type clock struct{ t float64 }
+
+func (c *clock) now() float64 { c.t += 1; return c.t }
+
+func newSvc(t testing.TB, topicMax, maxLen int) *Service {
+	t.Helper()
+	c := &clock{t: 1000}
+	s, err := New(Config{Stores: []string{"messages", "events"}, TopicMax: topicMax, TopicMaxLen: maxLen, Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func item(store, topic, payload string) *mpv1.WriteOp {
+	return &mpv1.WriteOp{Op: &mpv1.WriteOp_Item{Item: &mpv1.Item{Store: store, Topic: topic, Payload: []byte(payload)}}}
+}
+
+func replace(store, topic string, payloads ...string) *mpv1.WriteOp {
+	r := &mpv1.Replace{Store: store, Topic: topic}
+	for _, p := range payloads {
+		r.Payloads = append(r.Payloads, []byte(p))
+	}
+	return &mpv1.WriteOp{Op: &mpv1.WriteOp_Replace{Replace: r}}
+}
+
+func write(t testing.TB, s *Service, ops ...*mpv1.WriteOp) *mpv1.WriteResponse {
+	t.Helper()
+	resp, err := s.Write(context.Background(), &mpv1.WriteRequest{Ops: ops, ReturnEvents: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+type ev struct {
+	Seq     uint64          `json:"seq"`
+	Topic   string          `json:"topic"`
+	Store   string          `json:"store"`
+	Payload json.RawMessage `json:"payload"`
+	Index   map[string]any  `json:"index"`
+}
+
+func decode(t testing.TB, events [][]byte) []ev {
+	t.Helper()
+	out := make([]ev, len(events))
+	for i, b := range events {
+		if err := json.Unmarshal(b, &out[i]); err != nil {
+			t.Fatalf("event %s: %v", b, err)
+		}
+	}
+	return out
+}
+
+func seqs(t testing.TB, r Result) []uint64 {
+	var out []uint64
+	for _, e := range decode(t, r.Events) {
+		out = append(out, e.Seq)
+	}
+	return out
+}
+
+func TestSeqPerStoreAndRejects(t *testing.T) {
+	s := newSvc(t, 2, 10)
+	resp := write(t, s,
+		item("messages", "a", `{"x":1}`),
+		item("events", "a", `{"x":1}`),
+		item("messages", "b", `{"x":2}`),
+		item("nope", "a", `{}`),
+		item("messages", "", `{}`),
+		item("messages", "a\x00b", `{}`),
+		item("messages", "c", `{}`), // third topic: over the limit of 2
+		item("messages", "a", `[1]`),
+		item("messages", "a", `{"x":3}`),
+	)
+	want := []struct {
+		seq uint64
+		rej mpv1.Reject
+	}{{1, 0}, {1, 0}, {2, 0}, {0, mpv1.Reject_REJECT_INVALID_STORE}, {0, mpv1.Reject_REJECT_TOPIC_REQUIRED},
+		{0, mpv1.Reject_REJECT_TOPIC_INVALID}, {0, mpv1.Reject_REJECT_TOO_MANY_TOPICS}, {0, mpv1.Reject_REJECT_BAD_PAYLOAD}, {3, 0}}
+	for i, w := range want {
+		r := resp.Results[i]
+		if r.Seq != w.seq || r.Reject != w.rej {
+			t.Errorf("result %d: seq %d reject %v, want %d %v", i, r.Seq, r.Reject, w.seq, w.rej)
+		}
+		if w.rej == 0 && len(r.Event) == 0 {
+			t.Errorf("result %d: no event", i)
+		}
+	}
+	if resp.Epoch != s.Epoch() || len(s.Epoch()) != 16 {
+		t.Errorf("epoch %q", resp.Epoch)
+	}
+}
+
+func TestEvictionAndReads(t *testing.T) {
+	s := newSvc(t, 100, 3)
+	for i := 1; i <= 5; i++ {
+		write(t, s, item("messages", "a", fmt.Sprintf(`{"i":%d,"plugin_id":"p%d","priority":%d}`, i, i%2, i)))
+		write(t, s, item("messages", "b", fmt.Sprintf(`{"i":%d}`, i)))
+	}
+	// a holds seqs 5,7,9 (its 3rd..5th); b holds 6,8,10.
+	r, _ := s.GetRecent("messages", "a", ReadOpts{Limit: 100})
+	if got := fmt.Sprint(seqs(t, r)); got != "[5 7 9]" {
+		t.Errorf("recent a = %s", got)
+	}
+	r, _ = s.GetRecent("messages", "a", ReadOpts{Limit: 2})
+	if got := fmt.Sprint(seqs(t, r)); got != "[7 9]" {
+		t.Errorf("recent a limit 2 = %s", got)
+	}
+	r, _ = s.GetRecent("messages", AllTopics, ReadOpts{Limit: 4})
+	if got := fmt.Sprint(seqs(t, r)); got != "[7 8 9 10]" {
+		t.Errorf("recent all = %s", got)
+	}
+	r, _ = s.GetSince("messages", AllTopics, 0, ReadOpts{Limit: 3})
+	if got := fmt.Sprint(seqs(t, r)); got != "[5 6 7]" || r.HeadSeq != 10 {
+		t.Errorf("since all = %s head %d", got, r.HeadSeq)
+	}
+	r, _ = s.GetSince("messages", "b", 6, ReadOpts{Limit: 10})
+	if got := fmt.Sprint(seqs(t, r)); got != "[8 10]" {
+		t.Errorf("since b = %s", got)
+	}
+	r, _ = s.GetRecent("messages", "missing", ReadOpts{Limit: 10})
+	if len(r.Events) != 0 {
+		t.Error("unknown topic has events")
+	}
+	if _, err := s.GetRecent("nope", "a", ReadOpts{Limit: 1}); err != ErrInvalidStore {
+		t.Errorf("invalid store: %v", err)
+	}
+	topics, _ := s.ListTopics("messages")
+	if len(topics) != 2 || topics[0].Topic != "b" || topics[0].Count != 3 || topics[0].CountTotal != 5 || topics[0].LastSeq != 10 {
+		t.Errorf("topics = %+v", topics)
+	}
+	// light leaves the payload out
+	r, _ = s.GetRecent("messages", "a", ReadOpts{Limit: 1, Light: true})
+	if strings.Contains(string(r.Events[0]), "payload") {
+		t.Error("light event has payload")
+	}
+}
+
+func TestQuery(t *testing.T) {
+	s := newSvc(t, 100, 100)
+	for i := 1; i <= 6; i++ {
+		write(t, s, item("messages", "a", fmt.Sprintf(`{"plugin_id":"p%d","priority":%d,"timestamp":%d}`, i%2, i, 100+i)))
+	}
+	str := func(s string) *string { return &s }
+	i64 := func(i int64) *int64 { return &i }
+	f64 := func(f float64) *float64 { return &f }
+	cases := []struct {
+		f     Filter
+		limit int
+		want  string
+	}{
+		{Filter{}, 100, "[6 5 4 3 2 1]"},
+		{Filter{}, 2, "[6 5]"},
+		{Filter{PluginID: str("p1")}, 100, "[5 3 1]"},
+		{Filter{PriorityMin: i64(4)}, 100, "[6 5 4]"},
+		{Filter{SinceTS: f64(102), UntilTS: f64(104)}, 100, "[4 3 2]"},
+		{Filter{PluginID: str("p0"), PriorityMin: i64(3)}, 1, "[6]"},
+		{Filter{Kind: str("x")}, 100, "[]"},
+	}
+	for _, c := range cases {
+		for _, topic := range []string{"a", AllTopics} {
+			r, _ := s.Query("messages", topic, c.f, ReadOpts{Limit: c.limit})
+			if got := fmt.Sprint(seqs(t, r)); got != c.want {
+				t.Errorf("query %+v topic %q = %s want %s", c.f, topic, got, c.want)
+			}
+		}
+	}
+}
+
+func TestTruncation(t *testing.T) {
+	s := newSvc(t, 100, 100)
+	for i := 1; i <= 10; i++ {
+		write(t, s, item("messages", "a", `{"x":"0123456789"}`))
+	}
+	one, _ := s.GetRecent("messages", "a", ReadOpts{Limit: 1})
+	size := len(one.Events[0]) + 1
+	r, _ := s.GetRecent("messages", "a", ReadOpts{Limit: 10, MaxBytes: 3 * size})
+	if got := fmt.Sprint(seqs(t, r)); got != "[8 9 10]" || !r.Truncated {
+		t.Errorf("recent truncated = %s %v", got, r.Truncated)
+	}
+	r, _ = s.GetSince("messages", "a", 0, ReadOpts{Limit: 10, MaxBytes: 3 * size})
+	if got := fmt.Sprint(seqs(t, r)); got != "[1 2 3]" || !r.Truncated {
+		t.Errorf("since truncated = %s", got)
+	}
+	r, _ = s.Query("messages", "a", Filter{}, ReadOpts{Limit: 10, MaxBytes: 3 * size})
+	if got := fmt.Sprint(seqs(t, r)); got != "[10 9 8]" || !r.Truncated {
+		t.Errorf("query truncated = %s", got)
+	}
+	r, _ = s.GetSince("messages", "a", 0, ReadOpts{Limit: 10, MaxBytes: 100 * size})
+	if r.Truncated {
+		t.Error("truncated without need")
+	}
+}
+
+func TestReplaceSnapshot(t *testing.T) {
+	s := newSvc(t, 2, 100)
+	write(t, s, item("messages", "snap", `{"a":1}`), item("messages", "snap", `{"a":2}`))
+	resp := write(t, s, replace("messages", "snap", `{"k":1}`, `[1]`, `{"k":2}`))
+	if resp.Results[0].Seq != 3 || resp.Results[1].Reject != mpv1.Reject_REJECT_BAD_PAYLOAD || resp.Results[2].Seq != 4 {
+		t.Fatalf("replace results %v", resp.Results)
+	}
+	r, _ := s.GetRecent("messages", "snap", ReadOpts{Limit: 10})
+	if got := fmt.Sprint(seqs(t, r)); got != "[3 4]" {
+		t.Errorf("after replace = %s", got)
+	}
+	topics, _ := s.ListTopics("messages")
+	if topics[0].CountTotal != 2 || topics[0].CreatedAt != 1002 {
+		t.Errorf("replace counters %+v", topics[0])
+	}
+	r, _ = s.GetSince("messages", AllTopics, 0, ReadOpts{Limit: 10})
+	if got := fmt.Sprint(seqs(t, r)); got != "[3 4]" {
+		t.Errorf("store log after replace = %s", got)
+	}
+	// a replace with no valid item removes the topic
+	write(t, s, replace("messages", "snap", `[1]`))
+	if topics, _ := s.ListTopics("messages"); len(topics) != 0 {
+		t.Errorf("topic not removed: %+v", topics)
+	}
+	// a full store refuses a snapshot's new topic for each item
+	write(t, s, item("messages", "x", `{}`), item("messages", "y", `{}`))
+	resp = write(t, s, replace("messages", "z", `{}`, `{}`))
+	for _, r := range resp.Results {
+		if r.Reject != mpv1.Reject_REJECT_TOO_MANY_TOPICS {
+			t.Errorf("full store replace: %v", r.Reject)
+		}
+	}
+	// but replacing an existing topic in a full store works
+	resp = write(t, s, replace("messages", "x", `{"n":1}`))
+	if resp.Results[0].Reject != 0 {
+		t.Errorf("replace existing in full store: %v", resp.Results[0].Reject)
+	}
+}
+
+func TestIdempotentRetry(t *testing.T) {
+	s := newSvc(t, 100, 100)
+	req := &mpv1.WriteRequest{ProducerId: "ingest-1", Batch: 7, Ops: []*mpv1.WriteOp{item("messages", "a", `{}`), item("messages", "a", `{}`)}}
+	r1, _ := s.Write(context.Background(), req)
+	r2, _ := s.Write(context.Background(), req)
+	if !r2.Duplicate || r1.Duplicate || r2.Results[1].Seq != r1.Results[1].Seq {
+		t.Errorf("retry not de-duplicated: %v %v", r1, r2)
+	}
+	req.Batch = 8
+	r3, _ := s.Write(context.Background(), req)
+	if r3.Duplicate || r3.Results[0].Seq != 3 {
+		t.Errorf("next batch: %v", r3)
+	}
+	if h := s.Heads(); h[1].HeadSeq != 4 || h[1].Name != "messages" {
+		t.Errorf("heads %+v", h)
+	}
+}
+
+func TestExpiredDeadlineRefused(t *testing.T) {
+	s := newSvc(t, 100, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Write(ctx, &mpv1.WriteRequest{Ops: []*mpv1.WriteOp{item("messages", "a", `{}`)}}); err == nil {
+		t.Fatal("expired write applied")
+	}
+	if h := s.Heads(); h[1].HeadSeq != 0 {
+		t.Error("expired write stored something")
+	}
+}
+
+func TestLogCompaction(t *testing.T) {
+	s := newSvc(t, 100, 2)
+	for i := 0; i < 5000; i++ {
+		write(t, s, item("messages", fmt.Sprint("t", i%3), `{}`))
+	}
+	st := s.stores["messages"]
+	if len(st.log) > 2*6+2048 {
+		t.Errorf("log not compacted: %d entries for 6 retained", len(st.log))
+	}
+	r, _ := s.GetSince("messages", AllTopics, 0, ReadOpts{Limit: 100})
+	if got := fmt.Sprint(seqs(t, r)); got != "[4995 4996 4997 4998 4999 5000]" {
+		t.Errorf("retained = %s", got)
+	}
+}
+
+func TestWatch(t *testing.T) {
+	s := newSvc(t, 100, 2)
+	write(t, s, item("messages", "a", `{}`), item("messages", "a", `{}`), item("messages", "a", `{}`)) // seq 1 evicted
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	batches := make(chan *WatchBatch, 100)
+	go func() {
+		_ = s.Watch(ctx, "messages", 0, s.Epoch(), false, func(b *WatchBatch) error { batches <- b; return nil })
+	}()
+	b := <-batches
+	if b.Skipped != 1 || len(b.Events) != 2 || b.Events[0].Seq != 2 || b.HeadSeq != 3 {
+		t.Fatalf("first batch %+v", b)
+	}
+	write(t, s, item("messages", "b", `{}`))
+	b = <-batches
+	if len(b.Events) != 1 || b.Events[0].Seq != 4 || b.Events[0].Topic != "b" || b.Skipped != 0 {
+		t.Fatalf("live batch %+v", b)
+	}
+
+	// a stale epoch restarts from seq 1 and says so
+	go func() {
+		_ = s.Watch(ctx, "messages", 99, "old-epoch", false, func(b *WatchBatch) error { batches <- b; return nil })
+	}()
+	b = <-batches
+	if !b.Reset || b.Events[0].Seq != 2 || b.Skipped != 1 {
+		t.Fatalf("reset batch %+v", b)
+	}
+	// from head: an empty first batch, then only new events
+	go func() {
+		_ = s.Watch(ctx, "messages", 0, "", true, func(b *WatchBatch) error { batches <- b; return nil })
+	}()
+	b = <-batches
+	if len(b.Events) != 0 || b.HeadSeq != 4 {
+		t.Fatalf("from head %+v", b)
+	}
+	if err := s.Watch(ctx, "messages", 1000, s.Epoch(), false, func(*WatchBatch) error { return nil }); err != ErrAheadOfHead {
+		t.Errorf("ahead of head: %v", err)
+	}
+}
+
+func TestConcurrentWritesAndReads(t *testing.T) {
+	s := newSvc(t, 100, 1000)
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				write(t, s, item("messages", fmt.Sprint("t", w), `{"x":1}`))
+			}
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var got []uint64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.Watch(ctx, "messages", 0, "", false, func(b *WatchBatch) error {
+			for _, e := range b.Events {
+				got = append(got, e.Seq)
+			}
+			if len(got) == 800 {
+				cancel()
+			}
+			return nil
+		})
+	}()
+	for i := 0; i < 50; i++ {
+		_, _ = s.GetSince("messages", AllTopics, 0, ReadOpts{Limit: 100})
+		_, _ = s.ListTopics("messages")
+	}
+	wg.Wait()
+	<-done
+	for i, seq := range got {
+		if seq != uint64(i+1) {
+			t.Fatalf("watch order broken at %d: %d", i, seq)
+		}
+	}
+	if len(got) != 800 {
+		t.Errorf("watch saw %d of 800", len(got))
+	}
+}

@@ -1,0 +1,109 @@
+// Command mp-store is Message Plane's stateful service: every store, topic
+// and event lives here, served to the edges over internal gRPC.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/messageplane/mp/internal/admin"
+	"github.com/messageplane/mp/internal/config"
+	"github.com/messageplane/mp/internal/grpcx"
+	"github.com/messageplane/mp/internal/lifecycle"
+	"github.com/messageplane/mp/internal/logging"
+	"github.com/messageplane/mp/services/store/internal/server"
+	"github.com/messageplane/mp/services/store/internal/store"
+)
+
+// Config is mp-store's configuration.
+type Config struct {
+	config.Common
+	Listen        string        `envconfig:"STORE_LISTEN" default:"127.0.0.1:48920" desc:"gRPC listen address for the edges"`
+	HTTPAddr      string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:48930" desc:"HTTP address of /healthz, /readyz, /metrics"`
+	Stores        []string      `envconfig:"STORES" default:"messages,events,lifecycle,runs,export,memory" desc:"store names, comma-separated"`
+	TopicMax      int           `envconfig:"TOPIC_MAX" default:"10000" desc:"topics per store"`
+	TopicMaxLen   int           `envconfig:"TOPIC_MAXLEN" default:"20000" desc:"events retained per topic (oldest evicted)"`
+	MaxReplyBytes int           `envconfig:"MAX_REPLY_BYTES" default:"67108864" desc:"largest read reply; sizes gRPC message limits"`
+	Grace         time.Duration `envconfig:"SHUTDOWN_GRACE" default:"10s" desc:"time allowed to finish in-flight calls on SIGTERM"`
+}
+
+const about = "mp-store holds Message Plane's stores in memory and serves them over gRPC to the rpc, ingest and pub edges."
+
+func main() {
+	var cfg Config
+	config.Load("mp-store", about, &cfg)
+	log, err := logging.New(os.Stdout, "store", cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mp-store:", err)
+		os.Exit(2)
+	}
+	svc, err := store.New(store.Config{Stores: cfg.Stores, TopicMax: cfg.TopicMax, TopicMaxLen: cfg.TopicMaxLen})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mp-store: config:", err)
+		os.Exit(2)
+	}
+	ctx, cancel := lifecycle.SignalContext(context.Background(), log)
+	defer cancel()
+	if err := run(ctx, cfg, svc, log); err != nil {
+		log.Error("stopped", "err", err)
+		os.Exit(1)
+	}
+	log.Info("stopped")
+}
+
+func run(ctx context.Context, cfg Config, svc *store.Service, log *slog.Logger) error {
+	adm := admin.New("store", log, cfg.Pprof)
+	metrics := newMetrics(adm.Registry(), svc)
+
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("grpc listen %s: %w", cfg.Listen, err)
+	}
+	limit := grpcx.MessageLimit(cfg.MaxReplyBytes)
+	gs := grpc.NewServer(append(grpcx.ServerOptions(limit),
+		grpc.ChainUnaryInterceptor(metrics.unary),
+	)...)
+	stopping := make(chan struct{})
+	server.New(svc, stopping).Register(gs)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gs, hs)
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus("messageplane.v1.Store", healthpb.HealthCheckResponse_SERVING)
+
+	adm.AddCheck("grpc", func(context.Context) error { return nil })
+	if err := adm.Listen(cfg.HTTPAddr); err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- gs.Serve(lis) }()
+	log.Info("ready", "grpc", lis.Addr().String(), "epoch", svc.Epoch(), "stores", cfg.Stores)
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return fmt.Errorf("grpc server: %w", err)
+	}
+	adm.SetDraining()
+	hs.Shutdown()
+	close(stopping)
+	done := make(chan struct{})
+	go func() { gs.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(cfg.Grace):
+		log.Warn("grace period over, closing remaining calls")
+		gs.Stop()
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	adm.Shutdown(shutCtx)
+	return nil
+}
