@@ -6,6 +6,8 @@ replace github.com/messageplane/mp/proto => ./proto
 
 require (
 	github.com/kelseyhightower/envconfig v1.4.0
+	github.com/messageplane/mp/proto v0.0.0-00010101000000-000000000000
+	github.com/pebbe/zmq4 v1.4.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/vmihailenco/msgpack/v5 v5.4.1
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1

@@ -1,0 +1,144 @@
+// Package storelink is an edge's connection to the store service: a gRPC
+// client that reconnects by itself, the store names and epoch learned from
+// Info (at start-up and again whenever the link comes back), and a
+// readiness check that reflects the link.
+package storelink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
+
+	"github.com/messageplane/mp/internal/grpcx"
+	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
+)
+
+// ErrNoInfo means the store has not been reached yet, so the store names
+// are unknown.
+var ErrNoInfo = errors.New("store not reached yet")
+
+// Link is an edge's connection to the store.
+type Link struct {
+	conn   *grpc.ClientConn
+	client mpv1.StoreClient
+	log    *slog.Logger
+
+	mu   sync.RWMutex
+	info *mpv1.InfoResponse
+}
+
+// Dial connects (lazily) to the store at addr and keeps its Info fresh
+// until ctx ends.
+func Dial(ctx context.Context, addr string, maxMsg int, log *slog.Logger) (*Link, error) {
+	conn, err := grpcx.Dial(addr, maxMsg)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", addr, err)
+	}
+	l := &Link{conn: conn, client: mpv1.NewStoreClient(conn), log: log}
+	go l.follow(ctx)
+	return l, nil
+}
+
+// Client is the gRPC client.
+func (l *Link) Client() mpv1.StoreClient { return l.client }
+
+// Close closes the connection.
+func (l *Link) Close() error { return l.conn.Close() }
+
+// follow refreshes Info whenever the connection becomes ready, so store
+// names and the epoch follow a restarted store.
+func (l *Link) follow(ctx context.Context) {
+	l.conn.Connect()
+	for {
+		state := l.conn.GetState()
+		if state == connectivity.Ready || l.Info() == nil {
+			if err := l.Refresh(ctx); err != nil && ctx.Err() == nil {
+				l.log.Debug("store info", "err", err)
+			}
+		}
+		if state == connectivity.Ready && l.Info() != nil {
+			if !l.conn.WaitForStateChange(ctx, state) {
+				return
+			}
+			continue
+		}
+		// Not ready yet: wait for a change, but retry Info at least every
+		// second (the state can stay IDLE until a call is made).
+		wctx, cancel := context.WithTimeout(ctx, time.Second)
+		l.conn.WaitForStateChange(wctx, state)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// Refresh asks the store for its Info now.
+func (l *Link) Refresh(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	info, err := l.client.Info(ctx, &mpv1.InfoRequest{})
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	old := l.info
+	l.info = info
+	l.mu.Unlock()
+	if old == nil || old.Epoch != info.Epoch {
+		names := make([]string, len(info.Stores))
+		for i, s := range info.Stores {
+			names[i] = s.Name
+		}
+		l.log.Info("store link up", "epoch", info.Epoch, "stores", names)
+	}
+	return nil
+}
+
+// Info is the last Info seen, or nil.
+func (l *Link) Info() *mpv1.InfoResponse {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.info
+}
+
+// Stores returns the store names (sorted), or ErrNoInfo.
+func (l *Link) Stores() ([]string, error) {
+	info := l.Info()
+	if info == nil {
+		return nil, ErrNoInfo
+	}
+	names := make([]string, len(info.Stores))
+	for i, s := range info.Stores {
+		names[i] = s.Name
+	}
+	return names, nil
+}
+
+// HasStore reports whether name is a configured store; the error is
+// ErrNoInfo when the store names are not known yet.
+func (l *Link) HasStore(name string) (bool, error) {
+	info := l.Info()
+	if info == nil {
+		return false, ErrNoInfo
+	}
+	return slices.ContainsFunc(info.Stores, func(s *mpv1.StoreHead) bool { return s.Name == name }), nil
+}
+
+// Ready is a readiness check: the store answered Info and the link is up.
+func (l *Link) Ready(ctx context.Context) error {
+	if l.Info() == nil {
+		return ErrNoInfo
+	}
+	if st := l.conn.GetState(); st == connectivity.TransientFailure || st == connectivity.Shutdown {
+		return fmt.Errorf("store link %s", st)
+	}
+	return nil
+}

@@ -1,0 +1,180 @@
+// Package zmqx is the only package that imports pebbe/zmq4. It holds the
+// socket settings every edge shares and the Waker that lets other goroutines
+// wake a socket's owner. ZMQ sockets are not thread-safe: each one is created,
+// used and closed by a single goroutine, its owner.
+package zmqx
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+)
+
+// Re-exported so callers need not import zmq4 themselves.
+type (
+	Context = zmq.Context
+	Socket  = zmq.Socket
+	Poller  = zmq.Poller
+	Type    = zmq.Type
+)
+
+const (
+	ROUTER = zmq.ROUTER
+	DEALER = zmq.DEALER
+	REQ    = zmq.REQ
+	PUB    = zmq.PUB
+	SUB    = zmq.SUB
+	PUSH   = zmq.PUSH
+	PULL   = zmq.PULL
+
+	POLLIN   = zmq.POLLIN
+	DONTWAIT = zmq.DONTWAIT
+	SNDMORE  = zmq.SNDMORE
+)
+
+// Linger bounds how long a closing socket keeps unsent messages, so
+// Context.Term never hangs (lesson 5 of CONVENTIONS.md).
+const Linger = 500 * time.Millisecond
+
+// NewContext returns a ZMQ context; EINTR is retried (Go signals threads).
+func NewContext() (*Context, error) {
+	c, err := zmq.NewContext()
+	if err != nil {
+		return nil, fmt.Errorf("zmq context: %w", err)
+	}
+	c.SetRetryAfterEINTR(true)
+	return c, nil
+}
+
+// Options are the settings of an edge socket.
+type Options struct {
+	SndHWM, RcvHWM  int  // 0: libzmq default
+	RouterMandatory bool // ROUTER: fail unroutable sends instead of dropping silently
+}
+
+// NewSocket creates a socket with bounded linger, ZMTP heartbeats and TCP
+// keepalive, so idle connections cut by NAT are noticed.
+func NewSocket(c *Context, t Type, o Options) (*Socket, error) {
+	s, err := c.NewSocket(t)
+	if err != nil {
+		return nil, fmt.Errorf("zmq socket: %w", err)
+	}
+	set := []error{
+		s.SetLinger(Linger),
+		s.SetHeartbeatIvl(10 * time.Second),
+		s.SetHeartbeatTimeout(30 * time.Second),
+		s.SetTcpKeepalive(1),
+	}
+	if o.SndHWM > 0 {
+		set = append(set, s.SetSndhwm(o.SndHWM))
+	}
+	if o.RcvHWM > 0 {
+		set = append(set, s.SetRcvhwm(o.RcvHWM))
+	}
+	if o.RouterMandatory {
+		set = append(set, s.SetRouterMandatory(1))
+	}
+	if err := errors.Join(set...); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("zmq socket options: %w", err)
+	}
+	return s, nil
+}
+
+// Bind creates a socket and binds it.
+func Bind(c *Context, t Type, endpoint string, o Options) (*Socket, error) {
+	s, err := NewSocket(c, t, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Bind(endpoint); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("bind %s: %w", endpoint, err)
+	}
+	return s, nil
+}
+
+// NewPoller returns an empty poller.
+func NewPoller() *Poller { return zmq.NewPoller() }
+
+// IsAgain reports a would-block error (DONTWAIT on a full or empty queue).
+func IsAgain(err error) bool { return zmq.AsErrno(err) == zmq.Errno(syscall.EAGAIN) }
+
+// IsUnreachable reports a ROUTER send to a peer that is gone.
+func IsUnreachable(err error) bool { return zmq.AsErrno(err) == zmq.Errno(syscall.EHOSTUNREACH) }
+
+// IsTerminated reports that the context was terminated.
+func IsTerminated(err error) bool { return zmq.AsErrno(err) == zmq.ETERM }
+
+var wakerSeq atomic.Uint64
+
+// Waker lets any goroutine wake the goroutine that owns a socket: the owner
+// adds Socket() to its poller and calls Drain when it is readable; others
+// call Wake. Wakes coalesce, so a burst costs one message.
+type Waker struct {
+	ch   chan struct{}
+	pull *Socket // owned by the socket owner
+	done chan struct{}
+}
+
+// NewWaker must be called by the owner goroutine.
+func NewWaker(c *Context) (*Waker, error) {
+	addr := fmt.Sprintf("inproc://waker-%d", wakerSeq.Add(1))
+	pull, err := NewSocket(c, PULL, Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := pull.Bind(addr); err != nil {
+		pull.Close()
+		return nil, err
+	}
+	push, err := NewSocket(c, PUSH, Options{})
+	if err == nil {
+		err = push.Connect(addr)
+	}
+	if err != nil {
+		pull.Close()
+		return nil, err
+	}
+	w := &Waker{ch: make(chan struct{}, 1), pull: pull, done: make(chan struct{})}
+	// This goroutine owns the PUSH end.
+	go func() {
+		defer close(w.done)
+		defer push.Close()
+		for range w.ch {
+			_, _ = push.SendBytes(nil, DONTWAIT)
+		}
+	}()
+	return w, nil
+}
+
+// Socket is the end the owner polls.
+func (w *Waker) Socket() *Socket { return w.pull }
+
+// Wake is safe from any goroutine.
+func (w *Waker) Wake() {
+	select {
+	case w.ch <- struct{}{}:
+	default:
+	}
+}
+
+// Drain consumes pending wake-ups (owner only).
+func (w *Waker) Drain() {
+	for {
+		if _, err := w.pull.RecvBytes(DONTWAIT); err != nil {
+			return
+		}
+	}
+}
+
+// Close stops the waker (owner only, after no more Wake calls can come).
+func (w *Waker) Close() {
+	close(w.ch)
+	<-w.done
+	w.pull.Close()
+}

@@ -1,0 +1,326 @@
+package handler
+
+import (
+	"context"
+	"errors"
+
+	"github.com/messageplane/mp/internal/grpcx"
+	"github.com/messageplane/mp/internal/limits"
+	"github.com/messageplane/mp/internal/storelink"
+	"github.com/messageplane/mp/internal/wire"
+	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
+)
+
+// defaultLimit is a read's limit when the request gives none.
+const defaultLimit = 200
+
+// replyOverhead is room kept for the reply envelope around the items when
+// cutting a read to MP_MAX_REPLY_BYTES.
+const replyOverhead = 4096
+
+func (h *Handler) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, h.cfg.StoreTimeout)
+}
+
+// storeError maps a failed store call to the protocol error.
+func (h *Handler) storeError(err error, op string) *protoError {
+	switch grpcx.Reason(err) {
+	case "INVALID_STORE":
+		return errorf("INVALID_STORE", "invalid store")
+	case "UNSUPPORTED_PLAN":
+		pe := errorf("UNSUPPORTED_PLAN", "unsupported plan")
+		pe.details = obj("reason", wire.StringValue(statusMessage(err)))
+		return pe
+	}
+	if grpcx.Unavailable(err) {
+		return errUnavailable
+	}
+	h.log.Error("store call failed", "op", op, "err", err)
+	return errInternal
+}
+
+// checkStore answers INVALID_STORE for a store the store service does not
+// have, and UNAVAILABLE while the store names are not known yet.
+func (h *Handler) checkStore(name string) *protoError {
+	ok, err := h.link.HasStore(name)
+	switch {
+	case errors.Is(err, storelink.ErrNoInfo):
+		return errUnavailable
+	case !ok:
+		return errorf("INVALID_STORE", "invalid store")
+	}
+	return nil
+}
+
+// checkTopic applies the topic rules; required says whether an absent or
+// empty topic is an error.
+func (h *Handler) checkTopic(topic string) *protoError {
+	switch h.cfg.Limits.Topic(topic) {
+	case limits.TopicRequired:
+		return errorf("TOPIC_REQUIRED", "topic is required")
+	case limits.TopicTooLong:
+		return errMax("TOPIC_TOO_LONG", "topic too long", h.cfg.Limits.TopicNameMaxLen)
+	case limits.TopicInvalid:
+		return errField("topic")
+	}
+	return nil
+}
+
+func (h *Handler) health(ctx context.Context) (wire.Value, *protoError) {
+	cctx, cancel := h.call(ctx)
+	defer cancel()
+	info, err := h.link.Client().Info(cctx, &mpv1.InfoRequest{})
+	if err != nil {
+		return obj("ok", wire.BoolValue(false), "ts", wire.FloatValue(h.now()), "store", wire.StringValue("unavailable")), nil
+	}
+	return obj("ok", wire.BoolValue(true), "ts", wire.FloatValue(h.now()), "store", wire.StringValue("ok"), "epoch", wire.StringValue(info.Epoch)), nil
+}
+
+func (h *Handler) listTopics(ctx context.Context, a *args) (wire.Value, *protoError) {
+	store := a.store()
+	if a.bad != "" {
+		return wire.Value{}, errField(a.bad)
+	}
+	if pe := h.checkStore(store); pe != nil {
+		return wire.Value{}, pe
+	}
+	cctx, cancel := h.call(ctx)
+	defer cancel()
+	resp, err := h.link.Client().ListTopics(cctx, &mpv1.ListTopicsRequest{Store: store})
+	if err != nil {
+		return wire.Value{}, h.storeError(err, "bus.list_topics")
+	}
+	topics := make([]wire.Value, len(resp.Topics))
+	infos := make([]wire.Value, len(resp.Topics))
+	for i, t := range resp.Topics {
+		topics[i] = wire.StringValue(t.Topic)
+		infos[i] = obj("topic", wire.StringValue(t.Topic), "count", uintValue(t.Count), "count_total", uintValue(t.CountTotal),
+			"created_at", wire.FloatValue(t.CreatedAt), "last_ts", wire.FloatValue(t.LastTs), "last_seq", uintValue(t.LastSeq))
+	}
+	return obj("store", wire.StringValue(store), "epoch", wire.StringValue(resp.Epoch), "stores", wire.StringsValue(resp.Stores),
+		"topics", wire.ArrayValue(topics), "topic_count", wire.IntValue(int64(len(topics))), "topics_info", wire.ArrayValue(infos)), nil
+}
+
+func (h *Handler) publish(ctx context.Context, a *args) (wire.Value, *protoError) {
+	store := a.store()
+	topic, _ := a.topic()
+	pv, ok := a.obj.Get("payload")
+	if !ok {
+		return wire.Value{}, errField("payload") // nothing to fall back to, in any mode
+	}
+	if a.bad != "" {
+		return wire.Value{}, errField(a.bad)
+	}
+	payload, err := wire.EncodePayload(nil, pv)
+	if err != nil {
+		return wire.Value{}, errField("payload") // binary or ext: not representable in JSON
+	}
+	if pe := h.checkStore(store); pe != nil {
+		return wire.Value{}, pe
+	}
+	if pe := h.checkTopic(topic); pe != nil {
+		return wire.Value{}, pe
+	}
+	if h.cfg.Limits.ValidatePayloadBytes && len(payload) > h.cfg.Limits.PayloadMaxBytes {
+		return wire.Value{}, errMax("PAYLOAD_TOO_LARGE", "payload too large", h.cfg.Limits.PayloadMaxBytes)
+	}
+	cctx, cancel := h.call(ctx)
+	defer cancel()
+	resp, err := h.link.Client().Write(cctx, &mpv1.WriteRequest{ReturnEvents: true, Ops: []*mpv1.WriteOp{
+		{Op: &mpv1.WriteOp_Item{Item: &mpv1.Item{Store: store, Topic: topic, Payload: payload}}},
+	}})
+	if err != nil {
+		return wire.Value{}, h.storeError(err, "bus.publish")
+	}
+	if len(resp.Results) != 1 {
+		h.log.Error("store answered a publish with the wrong number of results", "n", len(resp.Results))
+		return wire.Value{}, errInternal
+	}
+	switch r := resp.Results[0]; r.Reject {
+	case mpv1.Reject_REJECT_NONE:
+		return obj("accepted", wire.BoolValue(true), "event", wire.RawValue(r.Event)), nil
+	case mpv1.Reject_REJECT_TOO_MANY_TOPICS:
+		return wire.Value{}, errorf("TOO_MANY_TOPICS", "too many topics")
+	case mpv1.Reject_REJECT_INVALID_STORE:
+		return wire.Value{}, errorf("INVALID_STORE", "invalid store")
+	case mpv1.Reject_REJECT_TOPIC_REQUIRED:
+		return wire.Value{}, errorf("TOPIC_REQUIRED", "topic is required")
+	case mpv1.Reject_REJECT_TOPIC_INVALID:
+		return wire.Value{}, errField("topic")
+	default:
+		h.log.Error("store rejected a checked publish", "reject", r.Reject.String())
+		return wire.Value{}, errInternal
+	}
+}
+
+// readTopic reads an optional topic for reads that default to every topic.
+// It returns the echo value (as given, null when absent) and the topic to
+// ask the store for ("" for every topic).
+func (a *args) readTopic() (echo wire.Value, topic string) {
+	t, ok := a.topic()
+	if !ok {
+		return wire.NullValue(), ""
+	}
+	if t == "*" {
+		return wire.StringValue(t), ""
+	}
+	return wire.StringValue(t), t
+}
+
+func (h *Handler) readOpts(a *args) *mpv1.ReadOptions {
+	return &mpv1.ReadOptions{
+		Limit:    uint32(a.limit(defaultLimit, h.cfg.MaxLimit)),
+		Light:    a.boolean("light"),
+		MaxBytes: uint64(max(h.cfg.MaxReplyBytes-replyOverhead, 1)),
+	}
+}
+
+// items turns a read's events into the result's items.
+func items(r *mpv1.ReadResponse) wire.Value {
+	out := make([]wire.Value, len(r.Events))
+	for i, e := range r.Events {
+		out[i] = wire.RawValue(e)
+	}
+	return wire.ArrayValue(out)
+}
+
+// withTruncated adds "truncated": true when the read was cut.
+func withTruncated(v wire.Value, r *mpv1.ReadResponse) wire.Value {
+	if r.Truncated {
+		v.Obj = append(v.Obj, wire.Member{Key: "truncated", Val: wire.BoolValue(true)})
+	}
+	return v
+}
+
+func (h *Handler) getRecent(ctx context.Context, a *args) (wire.Value, *protoError) {
+	store := a.store()
+	topic, _ := a.topic()
+	ro := h.readOpts(a)
+	if a.bad != "" {
+		return wire.Value{}, errField(a.bad)
+	}
+	if pe := h.checkStore(store); pe != nil {
+		return wire.Value{}, pe
+	}
+	if pe := h.checkTopic(topic); pe != nil {
+		return wire.Value{}, pe
+	}
+	want := topic
+	if topic == "*" {
+		want = ""
+	}
+	cctx, cancel := h.call(ctx)
+	defer cancel()
+	r, err := h.link.Client().GetRecent(cctx, &mpv1.GetRecentRequest{Store: store, Topic: want, Read: ro})
+	if err != nil {
+		return wire.Value{}, h.storeError(err, "bus.get_recent")
+	}
+	return withTruncated(obj("store", wire.StringValue(store), "topic", wire.StringValue(topic), "items", items(r), "light", wire.BoolValue(ro.Light)), r), nil
+}
+
+func (h *Handler) getSince(ctx context.Context, a *args) (wire.Value, *protoError) {
+	store := a.store()
+	echo, topic := a.readTopic()
+	after, _ := a.integer("after_seq", 0)
+	ro := h.readOpts(a)
+	if a.bad != "" {
+		return wire.Value{}, errField(a.bad)
+	}
+	if pe := h.checkStore(store); pe != nil {
+		return wire.Value{}, pe
+	}
+	if topic != "" {
+		if pe := h.checkTopic(topic); pe != nil {
+			return wire.Value{}, pe
+		}
+	}
+	cctx, cancel := h.call(ctx)
+	defer cancel()
+	r, err := h.link.Client().GetSince(cctx, &mpv1.GetSinceRequest{Store: store, Topic: topic, AfterSeq: uint64(after), Read: ro})
+	if err != nil {
+		return wire.Value{}, h.storeError(err, "bus.get_since")
+	}
+	return withTruncated(obj("store", wire.StringValue(store), "topic", echo, "after_seq", wire.IntValue(after), "items", items(r),
+		"light", wire.BoolValue(ro.Light), "head_seq", uintValue(r.HeadSeq), "epoch", wire.StringValue(r.Epoch)), r), nil
+}
+
+func (h *Handler) query(ctx context.Context, a *args) (wire.Value, *protoError) {
+	store := a.store()
+	echo, topic := a.readTopic()
+	req := &mpv1.QueryRequest{Store: store, Topic: topic,
+		PluginId: a.optStr("plugin_id"), Source: a.optStr("source"), Kind: a.optStr("kind"), Type: a.optStr("type")}
+	if p, ok := a.integer("priority_min", -1<<63); ok {
+		req.PriorityMin = &p
+	}
+	if f, ok := a.number("since_ts"); ok {
+		req.SinceTs = &f
+	}
+	if f, ok := a.number("until_ts"); ok {
+		req.UntilTs = &f
+	}
+	req.Read = h.readOpts(a)
+	if a.bad != "" {
+		return wire.Value{}, errField(a.bad)
+	}
+	if pe := h.checkStore(store); pe != nil {
+		return wire.Value{}, pe
+	}
+	if topic != "" {
+		if pe := h.checkTopic(topic); pe != nil {
+			return wire.Value{}, pe
+		}
+	}
+	cctx, cancel := h.call(ctx)
+	defer cancel()
+	r, err := h.link.Client().Query(cctx, req)
+	if err != nil {
+		return wire.Value{}, h.storeError(err, "bus.query")
+	}
+	return withTruncated(obj("store", wire.StringValue(store), "topic", echo, "items", items(r), "light", wire.BoolValue(req.Read.Light)), r), nil
+}
+
+func (h *Handler) replay(ctx context.Context, a *args) (wire.Value, *protoError) {
+	store := a.store()
+	name := "plan"
+	if _, ok := a.get("plan"); !ok {
+		if _, ok := a.get("trace"); ok {
+			name = "trace"
+		}
+	}
+	plan, hasPlan := a.get(name)
+	if hasPlan && plan.Kind != wire.Object {
+		a.violate(name)
+		hasPlan = false
+	}
+	light := a.boolean("light")
+	var limit int64
+	if n, ok := a.integer("limit", 1); ok {
+		limit = min(n, int64(h.cfg.MaxLimit))
+	}
+	if a.bad != "" {
+		return wire.Value{}, errField(a.bad)
+	}
+	if pe := h.checkStore(store); pe != nil {
+		return wire.Value{}, pe
+	}
+	if !hasPlan {
+		return wire.Value{}, errorf("PLAN_REQUIRED", "plan is required")
+	}
+	planJSON, err := wire.AppendJSON(nil, plan)
+	if err != nil {
+		pe := errorf("UNSUPPORTED_PLAN", "unsupported plan")
+		pe.details = obj("reason", wire.StringValue("plan holds values JSON cannot carry"))
+		return wire.Value{}, pe
+	}
+	cctx, cancel := h.call(ctx)
+	defer cancel()
+	r, err := h.link.Client().Replay(cctx, &mpv1.ReplayRequest{
+		Store: store, Plan: planJSON,
+		Read:     &mpv1.ReadOptions{Limit: uint32(limit), Light: light, MaxBytes: uint64(max(h.cfg.MaxReplyBytes-replyOverhead, 1))},
+		MaxLimit: uint32(h.cfg.MaxLimit), TopicNameMaxLen: uint32(h.cfg.Limits.TopicNameMaxLen),
+	})
+	if err != nil {
+		return wire.Value{}, h.storeError(err, "bus.replay")
+	}
+	return withTruncated(obj("store", wire.StringValue(store), "items", items(r), "light", wire.BoolValue(light)), r), nil
+}

@@ -1,0 +1,109 @@
+// Command mp-rpc is Message Plane's RPC edge: a ZMQ ROUTER that answers the
+// requests of PROTOCOL.md by calling the store service over gRPC.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/messageplane/mp/internal/admin"
+	"github.com/messageplane/mp/internal/config"
+	"github.com/messageplane/mp/internal/grpcx"
+	"github.com/messageplane/mp/internal/lifecycle"
+	"github.com/messageplane/mp/internal/limits"
+	"github.com/messageplane/mp/internal/logging"
+	"github.com/messageplane/mp/internal/storelink"
+	"github.com/messageplane/mp/services/rpc/internal/handler"
+	"github.com/messageplane/mp/services/rpc/internal/server"
+)
+
+// Config is mp-rpc's configuration.
+type Config struct {
+	config.Common
+	limits.Config
+	Endpoint      string        `envconfig:"RPC_ENDPOINT" default:"tcp://127.0.0.1:48913" desc:"ZMQ ROUTER endpoint plugins connect to"`
+	StoreAddr     string        `envconfig:"STORE_ADDR" default:"127.0.0.1:48920" desc:"store service gRPC address"`
+	HTTPAddr      string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:48931" desc:"HTTP address of /healthz, /readyz, /metrics"`
+	MaxLimit      int           `envconfig:"MAX_LIMIT" default:"10000" desc:"most items one read returns (larger limits are clamped)"`
+	MaxReplyBytes int           `envconfig:"MAX_REPLY_BYTES" default:"67108864" desc:"largest reply; longer reads are cut and say truncated"`
+	ValidateMode  string        `envconfig:"VALIDATE_MODE" default:"strict" desc:"strict (BAD_ARGS), warn (log, use defaults) or off"`
+	StoreTimeout  time.Duration `envconfig:"RPC_STORE_TIMEOUT" default:"1500ms" desc:"deadline of each store call; past it the answer is UNAVAILABLE"`
+	Workers       int           `envconfig:"RPC_WORKERS" default:"64" desc:"requests served concurrently"`
+	Queue         int           `envconfig:"RPC_QUEUE" default:"1024" desc:"requests read ahead of the workers"`
+	SndHWM        int           `envconfig:"RPC_SNDHWM" default:"100000" desc:"ROUTER send high-water mark"`
+	RcvHWM        int           `envconfig:"RPC_RCVHWM" default:"100000" desc:"ROUTER receive high-water mark"`
+	Grace         time.Duration `envconfig:"SHUTDOWN_GRACE" default:"10s" desc:"time to finish in-flight requests on SIGTERM"`
+}
+
+const about = "mp-rpc answers Message Plane RPC requests (JSON or msgpack over ZMQ ROUTER) using the store service."
+
+func main() {
+	var cfg Config
+	config.Load("mp-rpc", about, &cfg)
+	mode, err := handler.ParseMode(cfg.ValidateMode)
+	if err == nil {
+		err = cfg.Config.Validate()
+	}
+	if err == nil && (cfg.Workers < 1 || cfg.Queue < 1 || cfg.MaxLimit < 1 || cfg.MaxReplyBytes < 1<<16) {
+		err = errors.New("MP_RPC_WORKERS, MP_RPC_QUEUE and MP_MAX_LIMIT must be at least 1, MP_MAX_REPLY_BYTES at least 65536")
+	}
+	log, lerr := logging.New(os.Stdout, "rpc", cfg.LogLevel, cfg.LogFormat)
+	if err == nil {
+		err = lerr
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mp-rpc: config:", err)
+		os.Exit(2)
+	}
+	ctx, cancel := lifecycle.SignalContext(context.Background(), log)
+	defer cancel()
+	if err := run(ctx, cfg, mode, log); err != nil {
+		log.Error("stopped", "err", err)
+		os.Exit(1)
+	}
+	log.Info("stopped")
+}
+
+func run(ctx context.Context, cfg Config, mode handler.Mode, log *slog.Logger) error {
+	adm := admin.New("rpc", log, cfg.Pprof)
+	m := newMetrics(adm.Registry())
+
+	linkCtx, stopLink := context.WithCancel(context.Background())
+	defer stopLink()
+	link, err := storelink.Dial(linkCtx, cfg.StoreAddr, grpcx.MessageLimit(cfg.MaxReplyBytes), log)
+	if err != nil {
+		return err
+	}
+	defer link.Close()
+	adm.AddCheck("store", link.Ready)
+
+	var bound atomic.Bool
+	adm.AddCheck("rpc", func(context.Context) error {
+		if !bound.Load() {
+			return errors.New("not bound")
+		}
+		return nil
+	})
+	if err := adm.Listen(cfg.HTTPAddr); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, c := context.WithTimeout(context.Background(), time.Second)
+		defer c()
+		adm.Shutdown(sctx)
+	}()
+
+	h := handler.New(handler.Config{
+		Limits: cfg.Config, MaxLimit: cfg.MaxLimit, MaxReplyBytes: cfg.MaxReplyBytes, Mode: mode, StoreTimeout: cfg.StoreTimeout,
+	}, link, log)
+	// Readiness fails as soon as draining starts, before the socket stops.
+	go func() { <-ctx.Done(); adm.SetDraining() }()
+	return server.Run(ctx, server.Config{
+		Endpoint: cfg.Endpoint, Workers: cfg.Workers, Queue: cfg.Queue, SndHWM: cfg.SndHWM, RcvHWM: cfg.RcvHWM, Grace: cfg.Grace,
+	}, h.Handle, m, log, func() { bound.Store(true) })
+}
