@@ -1,0 +1,102 @@
+// Command mp-ingest is Message Plane's INGEST edge: a ZMQ PULL socket that
+// takes delta batches and snapshots from plugins and stores them through the
+// store service, dropping (and counting) only items that break the rules.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/messageplane/mp/internal/admin"
+	"github.com/messageplane/mp/internal/config"
+	"github.com/messageplane/mp/internal/grpcx"
+	"github.com/messageplane/mp/internal/lifecycle"
+	"github.com/messageplane/mp/internal/limits"
+	"github.com/messageplane/mp/internal/logging"
+	"github.com/messageplane/mp/internal/storelink"
+	"github.com/messageplane/mp/services/ingest/internal/ingest"
+)
+
+// Config is mp-ingest's configuration.
+type Config struct {
+	config.Common
+	limits.Config
+	Endpoint      string        `envconfig:"INGEST_ENDPOINT" default:"tcp://127.0.0.1:48915" desc:"ZMQ PULL endpoint plugins push to"`
+	RcvHWM        int           `envconfig:"INGEST_RCVHWM" default:"10000" desc:"messages queued in the socket before senders are pushed back"`
+	StoreAddr     string        `envconfig:"STORE_ADDR" default:"127.0.0.1:48920" desc:"store service gRPC address"`
+	HTTPAddr      string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:48933" desc:"HTTP address of /healthz, /readyz, /metrics"`
+	BatchItems    int           `envconfig:"INGEST_BATCH_ITEMS" default:"2000" desc:"most items in one store write"`
+	BatchBytes    int           `envconfig:"INGEST_BATCH_BYTES" default:"4194304" desc:"most payload bytes in one store write"`
+	StoreTimeout  time.Duration `envconfig:"INGEST_STORE_TIMEOUT" default:"5s" desc:"deadline of one store write (retried until stored)"`
+	StatsInterval time.Duration `envconfig:"INGEST_STATS_INTERVAL" default:"10s" desc:"period of the stats log line (0: off)"`
+	Grace         time.Duration `envconfig:"SHUTDOWN_GRACE" default:"10s" desc:"time to flush held items to the store on SIGTERM"`
+}
+
+const about = "mp-ingest takes delta batches and snapshots pushed over ZMQ PULL (JSON or msgpack) and stores them."
+
+func main() {
+	var cfg Config
+	config.Load("mp-ingest", about, &cfg)
+	err := cfg.Config.Validate()
+	if err == nil && (cfg.BatchItems < 1 || cfg.BatchBytes < 1 || cfg.RcvHWM < 0) {
+		err = errors.New("MP_INGEST_BATCH_ITEMS and MP_INGEST_BATCH_BYTES must be at least 1")
+	}
+	log, lerr := logging.New(os.Stdout, "ingest", cfg.LogLevel, cfg.LogFormat)
+	if err == nil {
+		err = lerr
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mp-ingest: config:", err)
+		os.Exit(2)
+	}
+	ctx, cancel := lifecycle.SignalContext(context.Background(), log)
+	defer cancel()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("stopped", "err", err)
+		os.Exit(1)
+	}
+	log.Info("stopped")
+}
+
+func run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	adm := admin.New("ingest", log, cfg.Pprof)
+	stats := ingest.NewStats(adm.Registry(), log)
+
+	linkCtx, stopLink := context.WithCancel(context.Background())
+	defer stopLink()
+	link, err := storelink.Dial(linkCtx, cfg.StoreAddr, grpcx.MessageLimit(2*max(cfg.BatchBytes, cfg.PayloadMaxBytes)), log)
+	if err != nil {
+		return err
+	}
+	defer link.Close()
+	adm.AddCheck("store", link.Ready)
+	var bound atomic.Bool
+	adm.AddCheck("ingest", func(context.Context) error {
+		if !bound.Load() {
+			return errors.New("not bound")
+		}
+		return nil
+	})
+	if err := adm.Listen(cfg.HTTPAddr); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, c := context.WithTimeout(context.Background(), time.Second)
+		defer c()
+		adm.Shutdown(sctx)
+	}()
+	stopStats := make(chan struct{})
+	defer close(stopStats)
+	go stats.Report(cfg.StatsInterval, stopStats)
+	go func() { <-ctx.Done(); adm.SetDraining() }()
+
+	return ingest.Run(ctx, ingest.Config{
+		Endpoint: cfg.Endpoint, RcvHWM: cfg.RcvHWM, Limits: cfg.Config,
+		BatchItems: cfg.BatchItems, BatchBytes: cfg.BatchBytes, StoreTimeout: cfg.StoreTimeout, Grace: cfg.Grace,
+	}, link.Client(), stats, log, func() { bound.Store(true) })
+}
