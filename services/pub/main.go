@@ -1,0 +1,132 @@
+// Command mp-pub is Message Plane's PUB edge: it follows every store's
+// ordered event stream and publishes each event once, as
+// [b"{store}.{topic}", event JSON], in seq order per store.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/messageplane/mp/internal/admin"
+	"github.com/messageplane/mp/internal/config"
+	"github.com/messageplane/mp/internal/grpcx"
+	"github.com/messageplane/mp/internal/lifecycle"
+	"github.com/messageplane/mp/internal/logging"
+	"github.com/messageplane/mp/internal/storelink"
+	"github.com/messageplane/mp/services/pub/internal/follow"
+	"github.com/messageplane/mp/services/pub/internal/publish"
+)
+
+// Config is mp-pub's configuration.
+type Config struct {
+	config.Common
+	Endpoint      string        `envconfig:"PUB_ENDPOINT" default:"tcp://127.0.0.1:48914" desc:"ZMQ PUB endpoint subscribers connect to"`
+	SndHWM        int           `envconfig:"PUB_SNDHWM" default:"100000" desc:"messages queued per subscriber before PUB drops for it"`
+	StoreAddr     string        `envconfig:"STORE_ADDR" default:"127.0.0.1:48920" desc:"store service gRPC address"`
+	HTTPAddr      string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:48932" desc:"HTTP address of /healthz, /readyz, /metrics"`
+	MaxReplyBytes int           `envconfig:"MAX_REPLY_BYTES" default:"67108864" desc:"sizes gRPC message limits (Watch batches)"`
+	Grace         time.Duration `envconfig:"SHUTDOWN_GRACE" default:"10s" desc:"time to flush queued events on SIGTERM"`
+}
+
+const about = "mp-pub publishes every stored event on a ZMQ PUB socket as [store.topic, event JSON], in seq order per store."
+
+func main() {
+	var cfg Config
+	config.Load("mp-pub", about, &cfg)
+	log, err := logging.New(os.Stdout, "pub", cfg.LogLevel, cfg.LogFormat)
+	if err == nil && cfg.SndHWM < 0 {
+		err = errors.New("MP_PUB_SNDHWM must not be negative")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mp-pub: config:", err)
+		os.Exit(2)
+	}
+	ctx, cancel := lifecycle.SignalContext(context.Background(), log)
+	defer cancel()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("stopped", "err", err)
+		os.Exit(1)
+	}
+	log.Info("stopped")
+}
+
+func run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	adm := admin.New("pub", log, cfg.Pprof)
+	m := newMetrics(adm.Registry())
+
+	linkCtx, stopLink := context.WithCancel(context.Background())
+	defer stopLink()
+	link, err := storelink.Dial(linkCtx, cfg.StoreAddr, grpcx.MessageLimit(cfg.MaxReplyBytes), log)
+	if err != nil {
+		return err
+	}
+	defer link.Close()
+	adm.AddCheck("store", link.Ready)
+	var bound atomic.Bool
+	adm.AddCheck("pub", func(context.Context) error {
+		if !bound.Load() {
+			return errors.New("not bound")
+		}
+		if n := m.streamsDown(); n > 0 {
+			return fmt.Errorf("%d store streams down", n)
+		}
+		return nil
+	})
+	if err := adm.Listen(cfg.HTTPAddr); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, c := context.WithTimeout(context.Background(), time.Second)
+		defer c()
+		adm.Shutdown(sctx)
+	}()
+	go func() { <-ctx.Done(); adm.SetDraining() }()
+
+	events := make(chan []publish.Event, 64)
+	pubDone := make(chan error, 1)
+	go func() {
+		pubDone <- publish.Run(cfg.Endpoint, cfg.SndHWM, events, m, log, func() { bound.Store(true) })
+	}()
+
+	// One follower per store; stores that appear after a store restart get
+	// theirs when they are first seen.
+	var wg sync.WaitGroup
+	following := map[string]bool{}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+loop:
+	for {
+		if names, err := link.Stores(); err == nil {
+			for _, name := range names {
+				if !following[name] {
+					following[name] = true
+					m.follow(name)
+					f := follow.New(name, link.Client(), events, m, log)
+					wg.Add(1)
+					go func() { defer wg.Done(); f.Run(ctx) }()
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-pubDone:
+			return err
+		case <-tick.C:
+		}
+	}
+	wg.Wait()
+	close(events)
+	select {
+	case err := <-pubDone:
+		return err
+	case <-time.After(cfg.Grace):
+		return errors.New("publisher did not flush within the grace period")
+	}
+}
