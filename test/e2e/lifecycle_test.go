@@ -34,7 +34,7 @@ func TestGracefulShutdown(t *testing.T) {
 func TestBadConfigExits2(t *testing.T) {
 	dir := testenv.Binaries(t)
 	for _, s := range testenv.Services {
-		cmd := exec.Command(dir+"/mp-"+s)
+		cmd := exec.Command(dir + "/mp-" + s)
 		cmd.Env = []string{"MP_LOG_LEVEL=loud"}
 		out, err := cmd.CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
