@@ -70,11 +70,15 @@ proto: proto-tools
 proto-check: proto
 	@git diff --exit-code -- proto/ || { echo "generated code is stale: run make proto and commit"; exit 1; }
 
-# bench: Go benchmarks of the hot paths (bounded), then the end-to-end bench tool.
+# bench: Go benchmarks of the hot paths (bounded), then mpbench: the four
+# services on loopback side by side with a raw-libzmq baseline.
+# BENCH_FLAGS="-scale 0.1 -reps 1" makes a quick run.
+BENCH_FLAGS ?=
 bench: build
 	@for m in $(MODULES); do \
 		(cd $$m && $(GO) test -run '^$$' -bench . -benchmem -benchtime 200x ./...) || exit 1; \
 	done
+	scripts/bench.sh $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin .tools

@@ -178,3 +178,6 @@ func (w *Waker) Close() {
 	<-w.done
 	w.pull.Close()
 }
+
+// Version is the libzmq version in use.
+func Version() (major, minor, patch int) { return zmq.Version() }

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/messageplane/mp/internal/zmqx"
+)
+
+// rawRelayed counts messages the baseline sink relayed.
+var rawRelayed atomic.Uint64
+
+// push sends n items in messages of `batch` items to an INGEST endpoint
+// from one PUSH socket (owned by the calling goroutine).
+func push(endpoint string, msgpackEnc bool, store string, topics, n, batch int) error {
+	return pushRaw(endpoint, func(send func([]byte) error) error {
+		for i := 0; i < n; i += batch {
+			items := make([]any, 0, batch)
+			for j := i; j < min(n, i+batch); j++ {
+				items = append(items, map[string]any{"store": store, "topic": fmt.Sprintf("bench.%d", j%topics), "payload": payload250(j)})
+			}
+			if err := send(encodeBody(msgpackEnc, map[string]any{"kind": "delta", "items": items})); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// stored returns how many items a target has taken in: the store's head
+// seq (Message Plane) or the sink's relayed message count times batch (raw).
+func (b *bench) stored(t target, store string, batch int) (int, error) {
+	if t.raw {
+		return int(rawRelayed.Load()) * batch, nil
+	}
+	r, err := rpcCall(t.rpc, map[string]any{"op": "bus.get_since", "args": map[string]any{"store": store, "limit": 1}})
+	if err != nil {
+		return 0, err
+	}
+	var res struct {
+		HeadSeq int `json:"head_seq"`
+	}
+	return res.HeadSeq, json.Unmarshal(r, &res)
+}
+
+// waitStored waits until want items arrived (or progress stops for 3 s)
+// and returns the count and the time the last one arrived.
+func (b *bench) waitStored(t target, store string, batch, base, want int) (int, time.Time, error) {
+	last, lastChange := -1, time.Now()
+	for {
+		n, err := b.stored(t, store, batch)
+		if err != nil {
+			return 0, time.Time{}, err
+		}
+		n -= base
+		if n != last {
+			last, lastChange = n, time.Now()
+		}
+		if n >= want || time.Since(lastChange) > 3*time.Second {
+			return n, lastChange, nil
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// ingestRun pushes n items and returns items/s actually stored and the loss.
+func (b *bench) ingestRun(t target, msgpackEnc bool, store string, n, batch int) (float64, int, error) {
+	if t.raw {
+		batch = max(batch, 1)
+	}
+	base, err := b.stored(t, store, batch)
+	if err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	if err := push(t.ingest, msgpackEnc, store, 100, n, batch); err != nil {
+		return 0, 0, err
+	}
+	got, at, err := b.waitStored(t, store, batch, base, n)
+	if err != nil {
+		return 0, 0, err
+	}
+	return float64(got) / at.Sub(start).Seconds(), n - got, nil
+}
+
+func (b *bench) ingest() error {
+	for _, enc := range []string{"msgpack", "json"} {
+		for _, batch := range []int{100, 1} {
+			n := b.n(200000)
+			if batch == 1 {
+				n = b.n(50000)
+			}
+			var raws, mps []float64
+			lost := 0
+			for range b.reps {
+				if b.raw != nil {
+					r, _, err := b.ingestRun(*b.raw, enc == "msgpack", "", n, batch)
+					if err != nil {
+						return err
+					}
+					raws = append(raws, r)
+				}
+				m, l, err := b.ingestRun(b.mp, enc == "msgpack", "export", n, batch)
+				if err != nil {
+					return err
+				}
+				mps = append(mps, m)
+				lost += l
+			}
+			variant := fmt.Sprintf("%s batch=%d", enc, batch)
+			b.add(row{scenario: "ingest", variant: variant, metric: "items/s", raw: medianOf(raws), mp: medianOf(mps), hasRaw: b.raw != nil, higher: true,
+				check: ratioAtLeast(0.4)})
+			b.add(row{scenario: "ingest", variant: variant, metric: "items lost", mp: float64(lost), check: zeroTarget})
+		}
+	}
+	return nil
+}
+
+// rpcCall makes one JSON call on a fresh DEALER and returns the result.
+func rpcCall(endpoint string, req map[string]any) (json.RawMessage, error) {
+	req["v"], req["req_id"] = 1, "0"
+	body, _ := json.Marshal(req)
+	reply, err := oneCall(endpoint, body)
+	if err != nil {
+		return nil, err
+	}
+	var env struct {
+		OK     bool            `json:"ok"`
+		Result json.RawMessage `json:"result"`
+		Error  any             `json:"error"`
+	}
+	if err := json.Unmarshal(reply, &env); err != nil {
+		return nil, err
+	}
+	if !env.OK {
+		return nil, fmt.Errorf("%v: %v", req["op"], env.Error)
+	}
+	return env.Result, nil
+}
+
+// oneCall sends one body and returns the reply body.
+func oneCall(endpoint string, body []byte) ([]byte, error) {
+	zctx, err := zmqx.NewContext()
+	if err != nil {
+		return nil, err
+	}
+	defer zctx.Term()
+	s, err := zmqx.NewSocket(zctx, zmqx.DEALER, zmqx.Options{})
+	if err == nil {
+		err = s.Connect(endpoint)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	if _, err := s.SendBytes(body, 0); err != nil {
+		return nil, err
+	}
+	p := zmqx.NewPoller()
+	p.Add(s, zmqx.POLLIN)
+	if polled, err := p.Poll(10 * time.Second); err != nil || len(polled) == 0 {
+		return nil, fmt.Errorf("no reply from %s", endpoint)
+	}
+	return s.RecvBytes(0)
+}
+
+// metric reads one sample from an admin /metrics page.
+func metric(addr, name string) (float64, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if rest, ok := strings.CutPrefix(line, name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		}
+	}
+	return 0, fmt.Errorf("%s not found at %s", name, addr)
+}
+
+// pushRaw runs fn with a send function on one PUSH socket.
+func pushRaw(endpoint string, fn func(send func([]byte) error) error) error {
+	zctx, err := zmqx.NewContext()
+	if err != nil {
+		return err
+	}
+	defer zctx.Term()
+	s, err := zmqx.NewSocket(zctx, zmqx.PUSH, zmqx.Options{SndHWM: 100000})
+	if err == nil {
+		err = s.Connect(endpoint)
+	}
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(func(b []byte) error { _, err := s.SendBytes(b, 0); return err })
+}
