@@ -1,0 +1,145 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/messageplane/mp/client"
+	"github.com/messageplane/mp/internal/testenv"
+)
+
+// compose runs docker compose (v2 plugin if present, else docker-compose)
+// for the live test's project.
+type compose struct {
+	t    *testing.T
+	argv []string
+	env  []string
+	dir  string
+}
+
+func newCompose(t *testing.T, project string, env map[string]string) *compose {
+	c := &compose{t: t}
+	if exec.Command("docker", "compose", "version").Run() == nil {
+		c.argv = []string{"docker", "compose"}
+	} else if _, err := exec.LookPath("docker-compose"); err == nil {
+		c.argv = []string{"docker-compose"}
+	} else {
+		t.Skip("no docker compose")
+	}
+	c.argv = append(c.argv, "-p", project)
+	dir, _ := os.Getwd()
+	for ; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "docker-compose.yml")); err == nil {
+			break
+		}
+		if dir == "/" {
+			t.Fatal("docker-compose.yml not found")
+		}
+	}
+	c.dir = dir
+	c.env = os.Environ()
+	for k, v := range env {
+		c.env = append(c.env, k+"="+v)
+	}
+	return c
+}
+
+func (c *compose) run(args ...string) string {
+	c.t.Helper()
+	argv := append(append([]string{}, c.argv...), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir, cmd.Env = c.dir, c.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+	}
+	return string(out)
+}
+
+// TestComposeLive builds the images, starts the compose project and checks
+// the published ports end to end. It runs when MP_COMPOSE_LIVE=1 (.ci/run
+// sets it when a Docker engine answers).
+func TestComposeLive(t *testing.T) {
+	if os.Getenv("MP_COMPOSE_LIVE") != "1" {
+		t.Skip("set MP_COMPOSE_LIVE=1 to run the live compose test")
+	}
+	ports := map[string]string{}
+	for _, k := range []string{"MP_RPC_PORT", "MP_PUB_PORT", "MP_INGEST_PORT"} {
+		ports[k] = fmt.Sprint(testenv.FreePort(t))
+	}
+	c := newCompose(t, "mplive", ports)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(c.run("logs", "--tail", "50"))
+		}
+		c.run("down", "-v", "--remove-orphans")
+	})
+	start := time.Now()
+	c.run("up", "-d", "--build")
+	rpcEP := "tcp://127.0.0.1:" + ports["MP_RPC_PORT"]
+	pubEP := "tcp://127.0.0.1:" + ports["MP_PUB_PORT"]
+	ingestEP := "tcp://127.0.0.1:" + ports["MP_INGEST_PORT"]
+
+	cl := dial(t, rpcEP, client.JSON)
+	waitOK := func(what string) {
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			if r, err := cl.Call(t.Context(), "health", nil); err == nil && r.OK && strings.Contains(string(r.Result), `"store":"ok"`) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: RPC not healthy", what)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	waitOK("up")
+	t.Logf("built and healthy in %v", time.Since(start).Round(time.Second))
+
+	// publish via RPC, receive on a SUB
+	sub := subscribe(t, pubEP, "messages.", "export.probe")
+	probe(t, cl, sub)
+	mustOK(t, cl, "bus.publish", map[string]any{"topic": "live", "payload": map[string]any{"hello": "compose"}})
+	if m := sub.next(t, 10*time.Second); m.topic != "messages.live" {
+		t.Fatalf("SUB got %s", m.topic)
+	}
+	// push via INGEST and read back
+	p := newPusher(t, ingestEP)
+	p.send(t, []byte(`{"kind":"delta","items":[{"store":"events","topic":"live","payload":{"n":1}}]}`))
+	waitStored(t, cl, "events", 1, 30*time.Second)
+
+	// rpc killed: PUB and INGEST keep working
+	c.run("kill", "rpc")
+	p.send(t, []byte(`{"kind":"delta","items":[{"topic":"while-rpc-down","payload":{"n":2}}]}`))
+	if m := sub.next(t, 10*time.Second); m.topic != "messages.while-rpc-down" {
+		t.Fatalf("SUB got %s while rpc was down", m.topic)
+	}
+	c.run("up", "-d", "rpc")
+	waitOK("rpc back")
+	waitStored(t, cl, "messages", 2, 30*time.Second) // live + while-rpc-down
+
+	// three ingest replicas behind the documented address
+	c.run("up", "-d", "--scale", "ingest=3")
+	deadline := time.Now().Add(60 * time.Second)
+	for strings.Count(c.run("ps", "ingest"), "healthy") < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("3 healthy ingest replicas not reached:\n%s", c.run("ps"))
+		}
+		time.Sleep(time.Second)
+	}
+	const conns, per = 6, 500
+	for i := 0; i < conns; i++ {
+		pi := newPusher(t, ingestEP)
+		for j := 0; j < per; j++ {
+			pi.send(t, []byte(fmt.Sprintf(`{"kind":"delta","items":[{"store":"runs","topic":"scaled","payload":{"c":%d,"j":%d}}]}`, i, j)))
+		}
+	}
+	waitStored(t, cl, "runs", conns*per, 60*time.Second)
+	expect(t, "scaled items stored", len(readAll(t, cl, "runs", "scaled")), conns*per)
+	t.Logf("live compose test passed in %v", time.Since(start).Round(time.Second))
+}
