@@ -4,6 +4,12 @@
 SHELL := /bin/bash
 GO ?= go
 MODULES := . ./proto $(patsubst %/go.mod,./%,$(wildcard services/*/go.mod))
+# Modules kept out of go.work so their heavy test-only dependencies (Helm
+# SDK, compose-go, Kubernetes types) never take part in the services'
+# version selection; they run with GOWORK=off.
+STANDALONE := ./test/deploy
+IMAGE_TARGETS := store rpc ingest pub lb tools
+VERSION ?= dev
 # binaries: mp-<service> for each service, plus the tools under cmd/
 SERVICES := $(patsubst services/%/main.go,%,$(wildcard services/*/main.go))
 TOOLS_BIN := $(patsubst cmd/%/main.go,%,$(wildcard cmd/*/main.go))
@@ -12,7 +18,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 TEST_TIMEOUT ?= 9m
 
-.PHONY: all deps build run test vet lint fmt proto proto-check proto-tools bench clean
+.PHONY: all deps build run test vet lint fmt proto proto-check proto-tools bench images clean
 
 all: build
 
@@ -31,6 +37,7 @@ run: build
 
 vet: deps
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
+	@for m in $(STANDALONE); do (cd $$m && GOWORK=off $(GO) vet ./...) || exit 1; done
 
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
@@ -42,6 +49,10 @@ test: lint
 	@for m in $(MODULES); do \
 		echo "== go test $$m"; \
 		(cd $$m && $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...) || exit 1; \
+	done
+	@for m in $(STANDALONE); do \
+		echo "== go test $$m (GOWORK=off)"; \
+		(cd $$m && GOWORK=off $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...) || exit 1; \
 	done
 
 fmt:
@@ -79,6 +90,14 @@ bench: build
 		(cd $$m && $(GO) test -run '^$$' -bench . -benchmem -benchtime 200x ./...) || exit 1; \
 	done
 	scripts/bench.sh $(BENCH_FLAGS)
+
+# images builds every image target (without a registry, run
+# deploy/local-base-images.sh first to make the base images locally).
+images:
+	@for t in $(IMAGE_TARGETS); do \
+		echo "docker build --target $$t -t messageplane/mp-$$t:$(VERSION)"; \
+		docker build -q --target $$t -t messageplane/mp-$$t:$(VERSION) . >/dev/null || exit 1; \
+	done
 
 clean:
 	rm -rf bin .tools
