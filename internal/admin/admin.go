@@ -82,6 +82,25 @@ func (s *Server) AddCheck(name string, c Check) {
 	s.checks[name] = c
 }
 
+// AddFlag adds a readiness check that fails until the returned function
+// is called (e.g. once a socket is bound). The function is safe from any
+// goroutine.
+func (s *Server) AddFlag(name string) (set func()) {
+	var ok atomic.Bool
+	s.AddCheck(name, func(context.Context) error {
+		if !ok.Load() {
+			return errors.New("not started")
+		}
+		return nil
+	})
+	return func() { ok.Store(true) }
+}
+
+// DrainOn makes /readyz fail as soon as ctx ends, before anything stops.
+func (s *Server) DrainOn(ctx context.Context) {
+	go func() { <-ctx.Done(); s.SetDraining() }()
+}
+
 // SetDraining makes /readyz fail from now on, so traffic moves away first.
 func (s *Server) SetDraining() { s.draining.Store(true) }
 
@@ -120,7 +139,19 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
-// Listen binds the address; Serve then runs until Shutdown.
+// Serve binds addr and serves until the returned stop is called.
+func (s *Server) Serve(addr string) (stop func(), err error) {
+	if err := s.Listen(addr); err != nil {
+		return nil, err
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	}, nil
+}
+
+// Listen binds the address and serves in the background until Shutdown.
 func (s *Server) Listen(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -62,3 +62,12 @@ func Usage(name, about string, spec any, out io.Writer) {
 	_ = envconfig.Usagef(Prefix, spec, tw, "{{range .}}  {{usage_key .}}\t{{usage_default .}}\t{{usage_description .}}\n{{end}}")
 	_ = tw.Flush()
 }
+
+// Check exits with status 2 and one line when err is not nil: for
+// validation a service does after Load.
+func Check(name string, err error) {
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: config: %v\n", name, err)
+		os.Exit(2)
+	}
+}

@@ -31,3 +31,16 @@ func SignalContext(parent context.Context, log *slog.Logger) (context.Context, c
 	}()
 	return ctx, cancel
 }
+
+// Main runs a service until its first signal and exits the process: 0 when
+// run returns nil after draining, 1 on an error.
+func Main(log *slog.Logger, run func(ctx context.Context) error) {
+	ctx, cancel := SignalContext(context.Background(), log)
+	err := run(ctx)
+	cancel()
+	if err != nil {
+		log.Error("stopped", "err", err)
+		os.Exit(1)
+	}
+	log.Info("stopped")
+}

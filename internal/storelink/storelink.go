@@ -32,16 +32,18 @@ type Link struct {
 
 	mu   sync.RWMutex
 	info *mpv1.InfoResponse
+	stop context.CancelFunc
 }
 
 // Dial connects (lazily) to the store at addr and keeps its Info fresh
-// until ctx ends.
-func Dial(ctx context.Context, addr string, maxMsg int, log *slog.Logger) (*Link, error) {
+// until Close.
+func Dial(addr string, maxMsg int, log *slog.Logger) (*Link, error) {
 	conn, err := grpcx.Dial(addr, maxMsg)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", addr, err)
 	}
-	l := &Link{conn: conn, client: mpv1.NewStoreClient(conn), log: log}
+	ctx, stop := context.WithCancel(context.Background())
+	l := &Link{conn: conn, client: mpv1.NewStoreClient(conn), log: log, stop: stop}
 	go l.follow(ctx)
 	return l, nil
 }
@@ -49,8 +51,11 @@ func Dial(ctx context.Context, addr string, maxMsg int, log *slog.Logger) (*Link
 // Client is the gRPC client.
 func (l *Link) Client() mpv1.StoreClient { return l.client }
 
-// Close closes the connection.
-func (l *Link) Close() error { return l.conn.Close() }
+// Close stops following the store and closes the connection.
+func (l *Link) Close() error {
+	l.stop()
+	return l.conn.Close()
+}
 
 // follow refreshes Info whenever the connection becomes ready, so store
 // names and the epoch follow a restarted store.

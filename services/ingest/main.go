@@ -6,10 +6,8 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/messageplane/mp/internal/admin"
@@ -46,57 +44,35 @@ func main() {
 	if err == nil && (cfg.BatchItems < 1 || cfg.BatchBytes < 1 || cfg.RcvHWM < 0) {
 		err = errors.New("MP_INGEST_BATCH_ITEMS and MP_INGEST_BATCH_BYTES must be at least 1")
 	}
-	log, lerr := logging.New(os.Stdout, "ingest", cfg.LogLevel, cfg.LogFormat)
-	if err == nil {
-		err = lerr
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mp-ingest: config:", err)
-		os.Exit(2)
-	}
-	ctx, cancel := lifecycle.SignalContext(context.Background(), log)
-	defer cancel()
-	if err := run(ctx, cfg, log); err != nil {
-		log.Error("stopped", "err", err)
-		os.Exit(1)
-	}
-	log.Info("stopped")
+	config.Check("mp-ingest", err)
+	log, err := logging.New(os.Stdout, "ingest", cfg.LogLevel, cfg.LogFormat)
+	config.Check("mp-ingest", err)
+	lifecycle.Main(log, func(ctx context.Context) error { return run(ctx, cfg, log) })
 }
 
 func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	adm := admin.New("ingest", log, cfg.Pprof)
 	stats := ingest.NewStats(adm.Registry(), log)
-
-	linkCtx, stopLink := context.WithCancel(context.Background())
-	defer stopLink()
-	link, err := storelink.Dial(linkCtx, cfg.StoreAddr, grpcx.MessageLimit(2*max(cfg.BatchBytes, cfg.PayloadMaxBytes)), log)
+	link, err := storelink.Dial(cfg.StoreAddr, grpcx.MessageLimit(2*max(cfg.BatchBytes, cfg.PayloadMaxBytes)), log)
 	if err != nil {
 		return err
 	}
 	defer link.Close()
 	adm.AddCheck("store", link.Ready)
-	var bound atomic.Bool
-	adm.AddCheck("ingest", func(context.Context) error {
-		if !bound.Load() {
-			return errors.New("not bound")
-		}
-		return nil
-	})
-	if err := adm.Listen(cfg.HTTPAddr); err != nil {
+	bound := adm.AddFlag("ingest")
+	stopAdmin, err := adm.Serve(cfg.HTTPAddr)
+	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, c := context.WithTimeout(context.Background(), time.Second)
-		defer c()
-		adm.Shutdown(sctx)
-	}()
+	defer stopAdmin()
+	adm.DrainOn(ctx)
+
 	stopStats := make(chan struct{})
 	defer close(stopStats)
 	go stats.Report(cfg.StatsInterval, stopStats)
-	go func() { <-ctx.Done(); adm.SetDraining() }()
 
 	return ingest.Run(ctx, ingest.Config{
 		Endpoint: cfg.Endpoint, RcvHWM: cfg.RcvHWM, Limits: cfg.Config,
 		BatchItems: cfg.BatchItems, BatchBytes: cfg.BatchBytes, StoreTimeout: cfg.StoreTimeout, Grace: cfg.Grace,
-	}, link.Client(), stats, log, func() { bound.Store(true) })
+	}, link.Client(), stats, log, bound)
 }

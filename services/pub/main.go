@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/messageplane/mp/internal/admin"
@@ -39,59 +38,41 @@ const about = "mp-pub publishes every stored event on a ZMQ PUB socket as [store
 func main() {
 	var cfg Config
 	config.Load("mp-pub", about, &cfg)
+	if cfg.SndHWM < 0 {
+		config.Check("mp-pub", errors.New("MP_PUB_SNDHWM must not be negative"))
+	}
 	log, err := logging.New(os.Stdout, "pub", cfg.LogLevel, cfg.LogFormat)
-	if err == nil && cfg.SndHWM < 0 {
-		err = errors.New("MP_PUB_SNDHWM must not be negative")
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mp-pub: config:", err)
-		os.Exit(2)
-	}
-	ctx, cancel := lifecycle.SignalContext(context.Background(), log)
-	defer cancel()
-	if err := run(ctx, cfg, log); err != nil {
-		log.Error("stopped", "err", err)
-		os.Exit(1)
-	}
-	log.Info("stopped")
+	config.Check("mp-pub", err)
+	lifecycle.Main(log, func(ctx context.Context) error { return run(ctx, cfg, log) })
 }
 
 func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	adm := admin.New("pub", log, cfg.Pprof)
 	m := newMetrics(adm.Registry())
-
-	linkCtx, stopLink := context.WithCancel(context.Background())
-	defer stopLink()
-	link, err := storelink.Dial(linkCtx, cfg.StoreAddr, grpcx.MessageLimit(cfg.MaxReplyBytes), log)
+	link, err := storelink.Dial(cfg.StoreAddr, grpcx.MessageLimit(cfg.MaxReplyBytes), log)
 	if err != nil {
 		return err
 	}
 	defer link.Close()
 	adm.AddCheck("store", link.Ready)
-	var bound atomic.Bool
-	adm.AddCheck("pub", func(context.Context) error {
-		if !bound.Load() {
-			return errors.New("not bound")
-		}
+	bound := adm.AddFlag("pub")
+	adm.AddCheck("streams", func(context.Context) error {
 		if n := m.streamsDown(); n > 0 {
 			return fmt.Errorf("%d store streams down", n)
 		}
 		return nil
 	})
-	if err := adm.Listen(cfg.HTTPAddr); err != nil {
+	stopAdmin, err := adm.Serve(cfg.HTTPAddr)
+	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, c := context.WithTimeout(context.Background(), time.Second)
-		defer c()
-		adm.Shutdown(sctx)
-	}()
-	go func() { <-ctx.Done(); adm.SetDraining() }()
+	defer stopAdmin()
+	adm.DrainOn(ctx)
 
 	events := make(chan []publish.Event, 64)
 	pubDone := make(chan error, 1)
 	go func() {
-		pubDone <- publish.Run(cfg.Endpoint, cfg.SndHWM, events, m, log, func() { bound.Store(true) })
+		pubDone <- publish.Run(cfg.Endpoint, cfg.SndHWM, events, m, log, bound)
 	}()
 
 	// One follower per store; stores that appear after a store restart get

@@ -5,10 +5,8 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/messageplane/mp/internal/admin"
@@ -52,58 +50,33 @@ func main() {
 	if err == nil && (cfg.Workers < 1 || cfg.Queue < 1 || cfg.MaxLimit < 1 || cfg.MaxReplyBytes < 1<<16) {
 		err = errors.New("MP_RPC_WORKERS, MP_RPC_QUEUE and MP_MAX_LIMIT must be at least 1, MP_MAX_REPLY_BYTES at least 65536")
 	}
-	log, lerr := logging.New(os.Stdout, "rpc", cfg.LogLevel, cfg.LogFormat)
-	if err == nil {
-		err = lerr
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mp-rpc: config:", err)
-		os.Exit(2)
-	}
-	ctx, cancel := lifecycle.SignalContext(context.Background(), log)
-	defer cancel()
-	if err := run(ctx, cfg, mode, log); err != nil {
-		log.Error("stopped", "err", err)
-		os.Exit(1)
-	}
-	log.Info("stopped")
+	config.Check("mp-rpc", err)
+	log, err := logging.New(os.Stdout, "rpc", cfg.LogLevel, cfg.LogFormat)
+	config.Check("mp-rpc", err)
+	lifecycle.Main(log, func(ctx context.Context) error { return run(ctx, cfg, mode, log) })
 }
 
 func run(ctx context.Context, cfg Config, mode handler.Mode, log *slog.Logger) error {
 	adm := admin.New("rpc", log, cfg.Pprof)
 	m := newMetrics(adm.Registry())
-
-	linkCtx, stopLink := context.WithCancel(context.Background())
-	defer stopLink()
-	link, err := storelink.Dial(linkCtx, cfg.StoreAddr, grpcx.MessageLimit(cfg.MaxReplyBytes), log)
+	link, err := storelink.Dial(cfg.StoreAddr, grpcx.MessageLimit(cfg.MaxReplyBytes), log)
 	if err != nil {
 		return err
 	}
 	defer link.Close()
 	adm.AddCheck("store", link.Ready)
-
-	var bound atomic.Bool
-	adm.AddCheck("rpc", func(context.Context) error {
-		if !bound.Load() {
-			return errors.New("not bound")
-		}
-		return nil
-	})
-	if err := adm.Listen(cfg.HTTPAddr); err != nil {
+	bound := adm.AddFlag("rpc")
+	stopAdmin, err := adm.Serve(cfg.HTTPAddr)
+	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, c := context.WithTimeout(context.Background(), time.Second)
-		defer c()
-		adm.Shutdown(sctx)
-	}()
+	defer stopAdmin()
+	adm.DrainOn(ctx)
 
 	h := handler.New(handler.Config{
 		Limits: cfg.Config, MaxLimit: cfg.MaxLimit, MaxReplyBytes: cfg.MaxReplyBytes, Mode: mode, StoreTimeout: cfg.StoreTimeout,
 	}, link, log)
-	// Readiness fails as soon as draining starts, before the socket stops.
-	go func() { <-ctx.Done(); adm.SetDraining() }()
 	return server.Run(ctx, server.Config{
 		Endpoint: cfg.Endpoint, Workers: cfg.Workers, Queue: cfg.Queue, SndHWM: cfg.SndHWM, RcvHWM: cfg.RcvHWM, Grace: cfg.Grace,
-	}, h.Handle, m, log, func() { bound.Store(true) })
+	}, h.Handle, m, log, bound)
 }

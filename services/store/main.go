@@ -41,22 +41,10 @@ func main() {
 	var cfg Config
 	config.Load("mp-store", about, &cfg)
 	log, err := logging.New(os.Stdout, "store", cfg.LogLevel, cfg.LogFormat)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mp-store:", err)
-		os.Exit(2)
-	}
+	config.Check("mp-store", err)
 	svc, err := store.New(store.Config{Stores: cfg.Stores, TopicMax: cfg.TopicMax, TopicMaxLen: cfg.TopicMaxLen})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mp-store: config:", err)
-		os.Exit(2)
-	}
-	ctx, cancel := lifecycle.SignalContext(context.Background(), log)
-	defer cancel()
-	if err := run(ctx, cfg, svc, log); err != nil {
-		log.Error("stopped", "err", err)
-		os.Exit(1)
-	}
-	log.Info("stopped")
+	config.Check("mp-store", err)
+	lifecycle.Main(log, func(ctx context.Context) error { return run(ctx, cfg, svc, log) })
 }
 
 func run(ctx context.Context, cfg Config, svc *store.Service, log *slog.Logger) error {
@@ -78,10 +66,11 @@ func run(ctx context.Context, cfg Config, svc *store.Service, log *slog.Logger) 
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus("messageplane.v1.Store", healthpb.HealthCheckResponse_SERVING)
 
-	adm.AddCheck("grpc", func(context.Context) error { return nil })
-	if err := adm.Listen(cfg.HTTPAddr); err != nil {
+	stopAdmin, err := adm.Serve(cfg.HTTPAddr)
+	if err != nil {
 		return err
 	}
+	defer stopAdmin()
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
 	log.Info("ready", "grpc", lis.Addr().String(), "epoch", svc.Epoch(), "stores", cfg.Stores)
@@ -102,8 +91,5 @@ func run(ctx context.Context, cfg Config, svc *store.Service, log *slog.Logger) 
 		log.Warn("grace period over, closing remaining calls")
 		gs.Stop()
 	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	adm.Shutdown(shutCtx)
 	return nil
 }

@@ -13,16 +13,17 @@ import (
 type Reason string
 
 const (
-	DecodeError     Reason = "decode_error"
-	BadKind         Reason = "bad_kind"
-	ItemsNotList    Reason = "items_not_list"
-	InvalidStore    Reason = "invalid_store"
-	TopicRequired   Reason = "topic_required"
-	TopicInvalid    Reason = "topic_invalid"
-	TopicTooLong    Reason = "topic_too_long"
-	TooManyTopics   Reason = "too_many_topics"
-	PayloadTooLarge Reason = "payload_too_large"
-	BadPayload      Reason = "bad_payload"
+	DecodeError   Reason = "decode_error"
+	BadKind       Reason = "bad_kind"
+	ItemsNotList  Reason = "items_not_list"
+	InvalidStore  Reason = "invalid_store"
+	TooManyTopics Reason = "too_many_topics"
+	// The topic and payload rules are shared with the RPC edge.
+	TopicRequired   = Reason(limits.TopicRequired)
+	TopicInvalid    = Reason(limits.TopicInvalid)
+	TopicTooLong    = Reason(limits.TopicTooLong)
+	PayloadTooLarge = Reason(limits.PayloadTooLarge)
+	BadPayload      = Reason(limits.BadPayload)
 	// StoreError counts items the store refused for an unexpected reason
 	// after retries; it should stay at zero.
 	StoreError Reason = "store_error"
@@ -214,24 +215,16 @@ func topicOf(tv wire.Value, def string, lim limits.Config) (string, Reason) {
 	default:
 		return "", TopicInvalid
 	}
-	switch lim.Topic(topic) {
-	case limits.TopicRequired:
-		return "", TopicRequired
-	case limits.TopicInvalid:
-		return "", TopicInvalid
-	case limits.TopicTooLong:
-		return "", TopicTooLong
+	if v := lim.Topic(topic); v != limits.OK {
+		return "", Reason(v)
 	}
 	return topic, ""
 }
 
 func payloadOf(pv wire.Value, lim limits.Config) ([]byte, Reason) {
 	payload, v := lim.Payload(nil, pv)
-	switch v {
-	case limits.BadPayload:
-		return nil, BadPayload
-	case limits.PayloadTooLarge:
-		return nil, PayloadTooLarge
+	if v != limits.OK {
+		return nil, Reason(v)
 	}
 	return payload, ""
 }

@@ -18,9 +18,7 @@ import (
 // the store check runs for real, store calls fail fast.
 func newOffline(t testing.TB, mode Mode) *Handler {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	link, err := storelink.Dial(ctx, "127.0.0.1:1", 1<<20, log)
+	link, err := storelink.Dial("127.0.0.1:1", 1<<20, log)
 	if err != nil {
 		t.Fatal(err)
 	}

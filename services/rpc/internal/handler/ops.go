@@ -52,8 +52,7 @@ func (h *Handler) checkStore(name string) *protoError {
 	return nil
 }
 
-// checkTopic applies the topic rules; required says whether an absent or
-// empty topic is an error.
+// checkTopic applies the topic rules (an empty topic is TOPIC_REQUIRED).
 func (h *Handler) checkTopic(topic string) *protoError {
 	switch h.cfg.Limits.Topic(topic) {
 	case limits.TopicRequired:
@@ -64,6 +63,18 @@ func (h *Handler) checkTopic(topic string) *protoError {
 		return errField("topic")
 	}
 	return nil
+}
+
+// checkRead checks a read's store and, unless it reads every topic (""),
+// its topic.
+func (h *Handler) checkRead(store, topic string) *protoError {
+	if pe := h.checkStore(store); pe != nil {
+		return pe
+	}
+	if topic == "" {
+		return nil
+	}
+	return h.checkTopic(topic)
 }
 
 func (h *Handler) health(ctx context.Context) (wire.Value, *protoError) {
@@ -226,13 +237,8 @@ func (h *Handler) getSince(ctx context.Context, a *args) (wire.Value, *protoErro
 	if a.bad != "" {
 		return wire.Value{}, errField(a.bad)
 	}
-	if pe := h.checkStore(store); pe != nil {
+	if pe := h.checkRead(store, topic); pe != nil {
 		return wire.Value{}, pe
-	}
-	if topic != "" {
-		if pe := h.checkTopic(topic); pe != nil {
-			return wire.Value{}, pe
-		}
 	}
 	cctx, cancel := h.call(ctx)
 	defer cancel()
@@ -262,13 +268,8 @@ func (h *Handler) query(ctx context.Context, a *args) (wire.Value, *protoError) 
 	if a.bad != "" {
 		return wire.Value{}, errField(a.bad)
 	}
-	if pe := h.checkStore(store); pe != nil {
+	if pe := h.checkRead(store, topic); pe != nil {
 		return wire.Value{}, pe
-	}
-	if topic != "" {
-		if pe := h.checkTopic(topic); pe != nil {
-			return wire.Value{}, pe
-		}
 	}
 	cctx, cancel := h.call(ctx)
 	defer cancel()
