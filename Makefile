@@ -18,7 +18,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 TEST_TIMEOUT ?= 9m
 
-.PHONY: all deps build run test vet lint fmt proto proto-check proto-tools bench images clean
+.PHONY: all deps build run test vet lint fmt proto proto-check proto-tools bench soak images clean
 
 all: build
 
@@ -90,6 +90,13 @@ bench: build
 		(cd $$m && $(GO) test -run '^$$' -bench . -benchmem -benchtime 200x ./...) || exit 1; \
 	done
 	scripts/bench.sh $(BENCH_FLAGS)
+
+# soak: all four services under concurrent RPC publishers, ingest pushers,
+# four subscribers and readers for SOAK_DURATION; then nothing may be lost
+# or duplicated and no process may have died. Not part of make test.
+SOAK_DURATION ?= 3m
+soak: deps
+	MP_SOAK_DURATION=$(SOAK_DURATION) $(GO) test -race -count=1 -timeout 60m -run TestSoak -v ./test/e2e/
 
 # images builds every image target (without a registry, run
 # deploy/local-base-images.sh first to make the base images locally).
