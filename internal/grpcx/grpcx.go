@@ -27,6 +27,14 @@ func MessageLimit(maxReplyBytes int) int {
 	return maxReplyBytes + 4<<20
 }
 
+// Flow-control windows and socket buffers sized for multi-megabyte replies
+// on a fast network: gRPC's 64 KiB defaults make a 5 MB read take dozens of
+// window updates (round trips) before the BDP estimator catches up.
+const (
+	window  = 16 << 20
+	sockBuf = 256 << 10
+)
+
 // Dial returns a client connection to the store with the shared settings.
 // It connects lazily and reconnects by itself.
 func Dial(addr string, maxMsg int) (*grpc.ClientConn, error) {
@@ -43,6 +51,10 @@ func Dial(addr string, maxMsg int) (*grpc.ClientConn, error) {
 		}),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMsg), grpc.MaxCallSendMsgSize(maxMsg)),
+		grpc.WithInitialWindowSize(window),
+		grpc.WithInitialConnWindowSize(window),
+		grpc.WithReadBufferSize(sockBuf),
+		grpc.WithWriteBufferSize(sockBuf),
 	)
 }
 
@@ -52,6 +64,10 @@ func ServerOptions(maxMsg int) []grpc.ServerOption {
 		grpc.MaxRecvMsgSize(maxMsg),
 		grpc.MaxSendMsgSize(maxMsg),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.InitialWindowSize(window),
+		grpc.InitialConnWindowSize(window),
+		grpc.ReadBufferSize(sockBuf),
+		grpc.WriteBufferSize(sockBuf),
 	}
 }
 

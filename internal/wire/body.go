@@ -59,3 +59,27 @@ func EncodePayload(dst []byte, v Value) ([]byte, error) {
 	}
 	return AppendJSON(dst, v)
 }
+
+// SizeHint estimates v's encoded size, so a reply buffer is allocated once
+// instead of growing (and copying) its way to multi-megabyte reads.
+func SizeHint(v Value) int {
+	switch v.Kind {
+	case String, BigInt:
+		return len(v.Str) + 8
+	case Raw:
+		return len(v.Raw)
+	case Array:
+		n := 2
+		for i := range v.Arr {
+			n += SizeHint(v.Arr[i]) + 1
+		}
+		return n
+	case Object:
+		n := 2
+		for i := range v.Obj {
+			n += len(v.Obj[i].Key) + 4 + SizeHint(v.Obj[i].Val)
+		}
+		return n
+	}
+	return 24
+}

@@ -332,3 +332,5 @@ func parseBigFloat(text string) float64 {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func validUTF8(b []byte) bool { return utf8.Valid(b) }

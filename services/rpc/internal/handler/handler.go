@@ -32,15 +32,17 @@ type Config struct {
 
 // Handler answers requests.
 type Handler struct {
-	cfg  Config
-	link *storelink.Link
-	log  *slog.Logger
-	now  func() float64
+	cfg       Config
+	link      *storelink.Link
+	publisher *coalescer
+	log       *slog.Logger
+	now       func() float64
 }
 
 // New returns a handler that reaches the store through link.
 func New(cfg Config, link *storelink.Link, log *slog.Logger) *Handler {
-	return &Handler{cfg: cfg, link: link, log: log, now: func() float64 { return float64(time.Now().UnixNano()) / 1e9 }}
+	return &Handler{cfg: cfg, link: link, log: log, publisher: newCoalescer(link.Client(), cfg.StoreTimeout),
+		now: func() float64 { return float64(time.Now().UnixNano()) / 1e9 }}
 }
 
 // Ops are the known ops, for metric labels.
@@ -110,7 +112,8 @@ func (h *Handler) Handle(ctx context.Context, body []byte) (reply []byte, op str
 			wire.Member{Key: "error", Val: wire.NullValue()})
 		outcome = "ok"
 	}
-	out, err := wire.Encode(make([]byte, 0, 512), wire.ObjectValue(env), enc)
+	whole := wire.ObjectValue(env)
+	out, err := wire.Encode(make([]byte, 0, wire.SizeHint(whole)+64), whole, enc)
 	if err != nil {
 		// Only reachable through a bug (every value here is representable).
 		h.log.Error("encode reply", "err", err, "op", op, "req_id", reqID.Str)

@@ -135,19 +135,11 @@ func (h *Handler) publish(ctx context.Context, a *args) (wire.Value, *protoError
 	if h.cfg.Limits.ValidatePayloadBytes && len(payload) > h.cfg.Limits.PayloadMaxBytes {
 		return wire.Value{}, errMax("PAYLOAD_TOO_LARGE", "payload too large", h.cfg.Limits.PayloadMaxBytes)
 	}
-	cctx, cancel := h.call(ctx)
-	defer cancel()
-	resp, err := h.link.Client().Write(cctx, &mpv1.WriteRequest{ReturnEvents: true, Ops: []*mpv1.WriteOp{
-		{Op: &mpv1.WriteOp_Item{Item: &mpv1.Item{Store: store, Topic: topic, Payload: payload}}},
-	}})
+	r, err := h.publisher.publish(&mpv1.Item{Store: store, Topic: topic, Payload: payload})
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.publish")
 	}
-	if len(resp.Results) != 1 {
-		h.log.Error("store answered a publish with the wrong number of results", "n", len(resp.Results))
-		return wire.Value{}, errInternal
-	}
-	switch r := resp.Results[0]; r.Reject {
+	switch r.Reject {
 	case mpv1.Reject_REJECT_NONE:
 		return obj("accepted", wire.BoolValue(true), "event", wire.RawValue(r.Event)), nil
 	case mpv1.Reject_REJECT_TOO_MANY_TOPICS:

@@ -18,17 +18,70 @@ type Draft struct {
 	timestampSet bool // false: index.timestamp is the event ts
 }
 
-// NewDraft parses a payload (compact JSON of an object, as the edges send
-// it) and extracts its index. A payload that is not a JSON object fails.
+// indexKeys are the payload keys the index reads.
+var indexKeys = map[string]bool{
+	"plugin_id": true, "source": true, "kind": true, "type": true, "message_type": true,
+	"message_id": true, "event_id": true, "lifecycle_id": true, "id": true, "task_id": true, "run_id": true,
+	"priority": true, "generation": true, "timestamp": true, "time": true, "metadata": true,
+}
+
+// NewDraft checks a payload (compact JSON of an object, as the edges send
+// it) and extracts its index. Only the index keys' values are decoded; the
+// rest is checked and skipped, since most of a payload is text the index
+// never reads.
 func NewDraft(payload []byte) (*Draft, error) {
-	v, err := wire.DecodeJSON(payload)
-	if err != nil {
-		return nil, err
+	fields := wire.ObjectValue(make([]wire.Member, 0, 8))
+	var bad error
+	err := wire.ScanObject(payload, func(key string, raw []byte) {
+		if !indexKeys[key] || bad != nil {
+			return
+		}
+		var v wire.Value
+		if key == "metadata" {
+			v, bad = metadata(raw)
+		} else {
+			v, bad = wire.DecodeJSON(raw)
+		}
+		fields.Obj = setMember(fields.Obj, key, v)
+	})
+	if err == nil {
+		err = bad
 	}
-	if v.Kind != wire.Object {
+	if err != nil {
 		return nil, errNotObject
 	}
-	return newDraft(payload, v), nil
+	return newDraft(payload, fields), nil
+}
+
+// metadata keeps only metadata.conversation_id of a metadata object.
+func metadata(raw []byte) (wire.Value, error) {
+	if len(raw) == 0 || raw[0] != '{' {
+		return wire.NullValue(), nil
+	}
+	md := wire.ObjectValue(nil)
+	var bad error
+	err := wire.ScanObject(raw, func(key string, v []byte) {
+		if key == "conversation_id" && bad == nil {
+			var cv wire.Value
+			cv, bad = wire.DecodeJSON(v)
+			md.Obj = setMember(md.Obj, key, cv)
+		}
+	})
+	if err == nil {
+		err = bad
+	}
+	return md, err
+}
+
+// setMember keeps the last value of a repeated key, as wire's decoder does.
+func setMember(obj []wire.Member, key string, v wire.Value) []wire.Member {
+	for i := range obj {
+		if obj[i].Key == key {
+			obj[i].Val = v
+			return obj
+		}
+	}
+	return append(obj, wire.Member{Key: key, Val: v})
 }
 
 type draftError string
