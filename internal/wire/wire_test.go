@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -183,7 +185,8 @@ func FuzzDecodeJSON(f *testing.F) {
 }
 
 func FuzzDecodeMsgpack(f *testing.F) {
-	for _, v := range []any{map[string]any{"a": []any{1, 2.5, "x", nil, true}}, []byte{1}, map[int]int{1: 2}, "s", uint64(math.MaxUint64)} {
+	for _, v := range []any{map[string]any{"a": []any{1, 2.5, "x", nil, true}}, []byte{1}, map[int]int{1: 2}, "s", uint64(math.MaxUint64),
+		int8(-5), int16(-300), int32(-70000), int64(-1 << 40), float32(1.5), uint16(65535), map[string]any{"t": time.Unix(1, 0)}, strings.Repeat("s", 300)} {
 		b, _ := msgpack.Marshal(v)
 		f.Add(b)
 	}
@@ -193,8 +196,27 @@ func FuzzDecodeMsgpack(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, err := AppendMsgpack(nil, v); err != nil && !errors.Is(err, ErrUnrepresented) {
-			t.Fatalf("decoded value does not encode: %v", err)
+		out, err := AppendMsgpack(nil, v)
+		if err != nil {
+			if !errors.Is(err, ErrUnrepresented) {
+				t.Fatalf("decoded value does not encode: %v", err)
+			}
+			return
+		}
+		// Differential check against the library: it must read our
+		// re-encoding as the same value, and so must we.
+		var lib any
+		if err := msgpack.Unmarshal(out, &lib); err != nil {
+			t.Fatalf("library cannot read the re-encoding: %v", err)
+		}
+		v2, err := DecodeMsgpack(out)
+		if err != nil {
+			t.Fatalf("re-encoding does not decode: %v", err)
+		}
+		j1, _ := AppendJSON(nil, v)
+		j2, _ := AppendJSON(nil, v2)
+		if string(j1) != string(j2) {
+			t.Fatalf("round trip changed the value: %s vs %s", j1, j2)
 		}
 	})
 }

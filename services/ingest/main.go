@@ -47,6 +47,7 @@ func main() {
 	config.Check("mp-ingest", err)
 	log, err := logging.New(os.Stdout, "ingest", cfg.LogLevel, cfg.LogFormat)
 	config.Check("mp-ingest", err)
+	lifecycle.TuneGC(lifecycle.DefaultEdgeGC)
 	lifecycle.Main(log, func(ctx context.Context) error { return run(ctx, cfg, log) })
 }
 

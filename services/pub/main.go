@@ -43,6 +43,7 @@ func main() {
 	}
 	log, err := logging.New(os.Stdout, "pub", cfg.LogLevel, cfg.LogFormat)
 	config.Check("mp-pub", err)
+	lifecycle.TuneGC(lifecycle.DefaultEdgeGC)
 	lifecycle.Main(log, func(ctx context.Context) error { return run(ctx, cfg, log) })
 }
 

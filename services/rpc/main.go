@@ -53,6 +53,7 @@ func main() {
 	config.Check("mp-rpc", err)
 	log, err := logging.New(os.Stdout, "rpc", cfg.LogLevel, cfg.LogFormat)
 	config.Check("mp-rpc", err)
+	lifecycle.TuneGC(lifecycle.DefaultEdgeGC)
 	lifecycle.Main(log, func(ctx context.Context) error { return run(ctx, cfg, mode, log) })
 }
 

@@ -44,6 +44,7 @@ func main() {
 	config.Check("mp-store", err)
 	svc, err := store.New(store.Config{Stores: cfg.Stores, TopicMax: cfg.TopicMax, TopicMaxLen: cfg.TopicMaxLen})
 	config.Check("mp-store", err)
+	lifecycle.TuneGC(lifecycle.DefaultStoreGC)
 	lifecycle.Main(log, func(ctx context.Context) error { return run(ctx, cfg, svc, log) })
 }
 
