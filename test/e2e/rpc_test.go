@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -443,5 +444,44 @@ func TestRPCTruncation(t *testing.T) {
 	res = mustOK(t, c, "bus.get_since", map[string]any{"topic": "big"})
 	if items(res)[0]["seq"] != 1.0 || res["truncated"] != true {
 		t.Errorf("get_since kept %s", seqsOf(res))
+	}
+}
+
+// TestRPCStoreHung: with the store stopped (SIGSTOP, the connection stays
+// up), concurrent publishes and reads all answer UNAVAILABLE within 2 s,
+// and succeed once it resumes.
+func TestRPCStoreHung(t *testing.T) {
+	cl := startRPC(t, nil)
+	c := dial(t, cl.RPC, client.Msgpack)
+	mustOK(t, c, "bus.publish", map[string]any{"topic": "a", "payload": 1})
+	cl.Store.Signal(syscall.SIGSTOP)
+	var wg sync.WaitGroup
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			op, args := "bus.publish", map[string]any{"topic": "a", "payload": i}
+			if i%4 == 0 {
+				op, args = "bus.get_recent", map[string]any{"topic": "a"}
+			}
+			start := time.Now()
+			r, err := c.Call(context.Background(), op, args)
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("%s answered after %v", op, d)
+			}
+			if r == nil || r.Error == nil || r.Error.Code != "UNAVAILABLE" {
+				t.Errorf("%s with the store hung: %v %v", op, r, err)
+			}
+		}()
+		time.Sleep(10 * time.Millisecond)
+	}
+	wg.Wait()
+	cl.Store.Signal(syscall.SIGCONT)
+	deadline := time.Now().Add(10 * time.Second)
+	for !call(t, c, "bus.publish", map[string]any{"topic": "a", "payload": "back"}).OK {
+		if time.Now().After(deadline) {
+			t.Fatal("no recovery after SIGCONT")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -29,8 +29,9 @@ type coalescer struct {
 }
 
 type pending struct {
-	item *mpv1.Item
-	done chan published
+	item     *mpv1.Item
+	deadline time.Time // the caller's: arrival plus the store timeout
+	done     chan published
 }
 
 type published struct {
@@ -44,7 +45,7 @@ func newCoalescer(store mpv1.StoreClient, timeout time.Duration) *coalescer {
 
 // publish stores one item and returns its result.
 func (c *coalescer) publish(item *mpv1.Item) (*mpv1.WriteResult, error) {
-	p := &pending{item: item, done: make(chan published, 1)}
+	p := &pending{item: item, deadline: time.Now().Add(c.timeout), done: make(chan published, 1)}
 	c.mu.Lock()
 	c.pending = append(c.pending, p)
 	write := c.writing < c.maxWrites
@@ -88,8 +89,16 @@ func (c *coalescer) write(batch []*pending) {
 	for i, p := range batch {
 		req.Ops[i] = &mpv1.WriteOp{Op: &mpv1.WriteOp_Item{Item: p.item}}
 	}
-	// The deadline is the write's, not one caller's: several callers share it.
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	// A shared write must answer its most impatient caller in time: its
+	// deadline is the earliest of theirs, so no publish waits longer than
+	// the store timeout even when it queued behind other writes.
+	deadline := batch[0].deadline
+	for _, p := range batch[1:] {
+		if p.deadline.Before(deadline) {
+			deadline = p.deadline
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	resp, err := c.store.Write(ctx, req)
 	cancel()
 	if err == nil && len(resp.GetResults()) != len(batch) {
