@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
 )
@@ -19,9 +20,15 @@ const Prefix = "MP"
 
 // Common holds the settings every service has.
 type Common struct {
-	LogLevel  string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
-	LogFormat string `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
-	Pprof     bool   `envconfig:"PPROF" default:"false" desc:"serve /debug/pprof on the HTTP listener"`
+	LogLevel  string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	LogFormat string        `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
+	Pprof     bool          `envconfig:"PPROF" default:"false" desc:"serve /debug/pprof on the HTTP listener"`
+	Grace     time.Duration `envconfig:"SHUTDOWN_GRACE" default:"10s" desc:"time to drain (finish requests, flush items and events) on SIGTERM"`
+}
+
+// Edge holds the settings every edge (rpc, ingest, pub) has.
+type Edge struct {
+	StoreAddr string `envconfig:"STORE_ADDR" default:"127.0.0.1:48920" desc:"store service gRPC address"`
 }
 
 // Load fills spec from the environment, handling -h. It exits the process on

@@ -266,30 +266,32 @@ func (c *Cluster) env(extra map[string]string) map[string]string {
 
 // StartStore starts mp-store and waits until it is ready.
 func (c *Cluster) StartStore(extra map[string]string) *Proc {
-	c.Store = Start(c.t, "store", c.env(merge(extra, map[string]string{"MP_HTTP_ADDR": c.StoreHTTP})))
-	WaitReady(c.t, c.StoreHTTP, 10*time.Second)
+	c.Store = c.start("store", c.StoreHTTP, extra)
 	return c.Store
 }
 
 // StartRPC starts mp-rpc and waits until it is ready.
 func (c *Cluster) StartRPC(extra map[string]string) *Proc {
-	c.RPCProc = Start(c.t, "rpc", c.env(merge(extra, map[string]string{"MP_HTTP_ADDR": c.RPCHTTP})))
-	WaitReady(c.t, c.RPCHTTP, 10*time.Second)
+	c.RPCProc = c.start("rpc", c.RPCHTTP, extra)
 	return c.RPCProc
 }
 
 // StartIngest starts mp-ingest and waits until it is ready.
 func (c *Cluster) StartIngest(extra map[string]string) *Proc {
-	c.IngestP = Start(c.t, "ingest", c.env(merge(extra, map[string]string{"MP_HTTP_ADDR": c.IngestHTTP})))
-	WaitReady(c.t, c.IngestHTTP, 10*time.Second)
+	c.IngestP = c.start("ingest", c.IngestHTTP, extra)
 	return c.IngestP
 }
 
 // StartPub starts mp-pub and waits until it is ready.
 func (c *Cluster) StartPub(extra map[string]string) *Proc {
-	c.Pub = Start(c.t, "pub", c.env(merge(extra, map[string]string{"MP_HTTP_ADDR": c.PubHTTP})))
-	WaitReady(c.t, c.PubHTTP, 10*time.Second)
+	c.Pub = c.start("pub", c.PubHTTP, extra)
 	return c.Pub
+}
+
+func (c *Cluster) start(name, httpAddr string, extra map[string]string) *Proc {
+	p := Start(c.t, name, c.env(merge(extra, map[string]string{"MP_HTTP_ADDR": httpAddr})))
+	WaitReady(c.t, httpAddr, 10*time.Second)
+	return p
 }
 
 func merge(a, b map[string]string) map[string]string {

@@ -23,16 +23,15 @@ import (
 // Config is mp-ingest's configuration.
 type Config struct {
 	config.Common
+	config.Edge
 	limits.Config
 	Endpoint      string        `envconfig:"INGEST_ENDPOINT" default:"tcp://127.0.0.1:48915" desc:"ZMQ PULL endpoint plugins push to"`
 	RcvHWM        int           `envconfig:"INGEST_RCVHWM" default:"10000" desc:"messages queued in the socket before senders are pushed back"`
-	StoreAddr     string        `envconfig:"STORE_ADDR" default:"127.0.0.1:48920" desc:"store service gRPC address"`
 	HTTPAddr      string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:48933" desc:"HTTP address of /healthz, /readyz, /metrics"`
 	BatchItems    int           `envconfig:"INGEST_BATCH_ITEMS" default:"2000" desc:"most items in one store write"`
 	BatchBytes    int           `envconfig:"INGEST_BATCH_BYTES" default:"4194304" desc:"most payload bytes in one store write"`
 	StoreTimeout  time.Duration `envconfig:"INGEST_STORE_TIMEOUT" default:"5s" desc:"deadline of one store write (retried until stored)"`
 	StatsInterval time.Duration `envconfig:"INGEST_STATS_INTERVAL" default:"10s" desc:"period of the stats log line (0: off)"`
-	Grace         time.Duration `envconfig:"SHUTDOWN_GRACE" default:"10s" desc:"time to flush held items to the store on SIGTERM"`
 }
 
 const about = "mp-ingest takes delta batches and snapshots pushed over ZMQ PULL (JSON or msgpack) and stores them."

@@ -25,12 +25,11 @@ import (
 // Config is mp-pub's configuration.
 type Config struct {
 	config.Common
-	Endpoint      string        `envconfig:"PUB_ENDPOINT" default:"tcp://127.0.0.1:48914" desc:"ZMQ PUB endpoint subscribers connect to"`
-	SndHWM        int           `envconfig:"PUB_SNDHWM" default:"100000" desc:"messages queued per subscriber before PUB drops for it"`
-	StoreAddr     string        `envconfig:"STORE_ADDR" default:"127.0.0.1:48920" desc:"store service gRPC address"`
-	HTTPAddr      string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:48932" desc:"HTTP address of /healthz, /readyz, /metrics"`
-	MaxReplyBytes int           `envconfig:"MAX_REPLY_BYTES" default:"67108864" desc:"sizes gRPC message limits (Watch batches)"`
-	Grace         time.Duration `envconfig:"SHUTDOWN_GRACE" default:"10s" desc:"time to flush queued events on SIGTERM"`
+	config.Edge
+	Endpoint      string `envconfig:"PUB_ENDPOINT" default:"tcp://127.0.0.1:48914" desc:"ZMQ PUB endpoint subscribers connect to"`
+	SndHWM        int    `envconfig:"PUB_SNDHWM" default:"100000" desc:"messages queued per subscriber before PUB drops for it"`
+	HTTPAddr      string `envconfig:"HTTP_ADDR" default:"127.0.0.1:48932" desc:"HTTP address of /healthz, /readyz, /metrics"`
+	MaxReplyBytes int    `envconfig:"MAX_REPLY_BYTES" default:"67108864" desc:"sizes gRPC message limits (Watch batches)"`
 }
 
 const about = "mp-pub publishes every stored event on a ZMQ PUB socket as [store.topic, event JSON], in seq order per store."

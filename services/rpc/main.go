@@ -23,9 +23,9 @@ import (
 // Config is mp-rpc's configuration.
 type Config struct {
 	config.Common
+	config.Edge
 	limits.Config
 	Endpoint      string        `envconfig:"RPC_ENDPOINT" default:"tcp://127.0.0.1:48913" desc:"ZMQ ROUTER endpoint plugins connect to"`
-	StoreAddr     string        `envconfig:"STORE_ADDR" default:"127.0.0.1:48920" desc:"store service gRPC address"`
 	HTTPAddr      string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:48931" desc:"HTTP address of /healthz, /readyz, /metrics"`
 	MaxLimit      int           `envconfig:"MAX_LIMIT" default:"10000" desc:"most items one read returns (larger limits are clamped)"`
 	MaxReplyBytes int           `envconfig:"MAX_REPLY_BYTES" default:"67108864" desc:"largest reply; longer reads are cut and say truncated"`
@@ -35,7 +35,6 @@ type Config struct {
 	Queue         int           `envconfig:"RPC_QUEUE" default:"1024" desc:"requests read ahead of the workers"`
 	SndHWM        int           `envconfig:"RPC_SNDHWM" default:"100000" desc:"ROUTER send high-water mark"`
 	RcvHWM        int           `envconfig:"RPC_RCVHWM" default:"100000" desc:"ROUTER receive high-water mark"`
-	Grace         time.Duration `envconfig:"SHUTDOWN_GRACE" default:"10s" desc:"time to finish in-flight requests on SIGTERM"`
 }
 
 const about = "mp-rpc answers Message Plane RPC requests (JSON or msgpack over ZMQ ROUTER) using the store service."

@@ -26,13 +26,12 @@ import (
 // Config is mp-store's configuration.
 type Config struct {
 	config.Common
-	Listen        string        `envconfig:"STORE_LISTEN" default:"127.0.0.1:48920" desc:"gRPC listen address for the edges"`
-	HTTPAddr      string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:48930" desc:"HTTP address of /healthz, /readyz, /metrics"`
-	Stores        []string      `envconfig:"STORES" default:"messages,events,lifecycle,runs,export,memory" desc:"store names, comma-separated"`
-	TopicMax      int           `envconfig:"TOPIC_MAX" default:"10000" desc:"topics per store"`
-	TopicMaxLen   int           `envconfig:"TOPIC_MAXLEN" default:"20000" desc:"events retained per topic (oldest evicted)"`
-	MaxReplyBytes int           `envconfig:"MAX_REPLY_BYTES" default:"67108864" desc:"largest read reply; sizes gRPC message limits"`
-	Grace         time.Duration `envconfig:"SHUTDOWN_GRACE" default:"10s" desc:"time allowed to finish in-flight calls on SIGTERM"`
+	Listen        string   `envconfig:"STORE_LISTEN" default:"127.0.0.1:48920" desc:"gRPC listen address for the edges"`
+	HTTPAddr      string   `envconfig:"HTTP_ADDR" default:"127.0.0.1:48930" desc:"HTTP address of /healthz, /readyz, /metrics"`
+	Stores        []string `envconfig:"STORES" default:"messages,events,lifecycle,runs,export,memory" desc:"store names, comma-separated"`
+	TopicMax      int      `envconfig:"TOPIC_MAX" default:"10000" desc:"topics per store"`
+	TopicMaxLen   int      `envconfig:"TOPIC_MAXLEN" default:"20000" desc:"events retained per topic (oldest evicted)"`
+	MaxReplyBytes int      `envconfig:"MAX_REPLY_BYTES" default:"67108864" desc:"largest read reply; sizes gRPC message limits"`
 }
 
 const about = "mp-store holds Message Plane's stores in memory and serves them over gRPC to the rpc, ingest and pub edges."
