@@ -59,6 +59,9 @@ func (c Config) Topic(topic string) Violation {
 // Payload encodes a decoded payload into its stored form (compact JSON, a
 // non-object x as {"value": x}) and checks its size (inclusive limit).
 func (c Config) Payload(dst []byte, v wire.Value) ([]byte, Violation) {
+	if dst == nil {
+		dst = make([]byte, 0, wire.SizeHint(v)+16)
+	}
 	out, err := wire.EncodePayload(dst, v)
 	if err != nil {
 		return dst, BadPayload

@@ -60,7 +60,7 @@ func (s *Service) Watch(ctx context.Context, store string, after uint64, epoch s
 
 		if len(evs) > 0 || first {
 			b := &WatchBatch{Epoch: s.epoch, Reset: reset && first, HeadSeq: head, Events: make([]WatchEvent, len(evs))}
-			var buf []byte
+			buf := make([]byte, 0, renderedSize(evs, st.name, false, 0))
 			ends := make([]int, len(evs))
 			for i, ev := range evs {
 				b.Skipped += ev.Seq - after - 1

@@ -31,15 +31,18 @@ type prepared struct {
 // deadline has passed is refused before anything is applied.
 func (s *Service) Write(ctx context.Context, req *mpv1.WriteRequest) (*mpv1.WriteResponse, error) {
 	ops := make([]prepared, len(req.GetOps()))
+	items := 0
 	for i, op := range req.GetOps() {
 		switch x := op.GetOp().(type) {
 		case *mpv1.WriteOp_Item:
 			ops[i] = prepared{store: x.Item.GetStore(), topic: x.Item.GetTopic(), drafts: []*event.Draft{draft(x.Item.GetPayload())}}
+			items++
 		case *mpv1.WriteOp_Replace:
 			p := prepared{store: x.Replace.GetStore(), topic: x.Replace.GetTopic(), replace: true}
 			for _, pl := range x.Replace.GetPayloads() {
 				p.drafts = append(p.drafts, draft(pl))
 			}
+			items += len(p.drafts)
 			ops[i] = p
 		default:
 			return nil, &Error{"BAD_ARGS", "empty write op"}
@@ -59,7 +62,7 @@ func (s *Service) Write(ctx context.Context, req *mpv1.WriteRequest) (*mpv1.Writ
 	}
 
 	now := s.cfg.Now()
-	resp := &mpv1.WriteResponse{Epoch: s.epoch}
+	resp := &mpv1.WriteResponse{Epoch: s.epoch, Results: make([]*mpv1.WriteResult, 0, items)}
 	touched := map[*Store]bool{}
 	for i := range ops {
 		resp.Results = s.apply(&ops[i], now, req.GetReturnEvents(), resp.Results, touched)
