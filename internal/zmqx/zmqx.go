@@ -20,6 +20,7 @@ type (
 	Socket  = zmq.Socket
 	Poller  = zmq.Poller
 	Type    = zmq.Type
+	Flag    = zmq.Flag
 )
 
 const (

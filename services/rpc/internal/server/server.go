@@ -1,8 +1,9 @@
 // Package server runs the RPC edge's ROUTER socket. One goroutine owns the
 // socket: it reads requests and hands them to a bounded pool of workers,
-// which call the store concurrently (a slow replay never blocks a ping);
-// replies come back over a channel and a Waker in the same poller, so they
-// are sent without polling delays. Sends never block on one peer.
+// which call the store concurrently (a slow replay never blocks a ping).
+// Each worker owns an inproc PUSH socket; the replies arrive on a PULL
+// socket in the owner's poller, so they are sent without polling delays or
+// an extra goroutine hop. Sends never block on one peer.
 package server
 
 import (
@@ -42,10 +43,6 @@ type job struct {
 	start  time.Time
 }
 
-type reply struct {
-	frames [][]byte
-}
-
 // Run serves until ctx ends, then stops reading, finishes in-flight
 // requests (up to Grace) and closes the socket. ready is called once bound.
 func Run(ctx context.Context, cfg Config, handle Handler, obs Observer, log *slog.Logger, ready func()) error {
@@ -60,35 +57,50 @@ func Run(ctx context.Context, cfg Config, handle Handler, obs Observer, log *slo
 		return err
 	}
 	defer router.Close()
-	waker, err := zmqx.NewWaker(zctx)
+	replyAddr := fmt.Sprintf("inproc://rpc-replies-%p", router)
+	replies, err := zmqx.Bind(zctx, zmqx.PULL, replyAddr, zmqx.Options{})
 	if err != nil {
 		return err
 	}
-	defer waker.Close()
+	defer replies.Close()
 
 	jobs := make(chan job, cfg.Queue)
-	// Each job yields exactly one reply, and at most Queue+Workers jobs are
-	// in flight, so workers never block on this channel.
-	replies := make(chan reply, cfg.Queue+cfg.Workers)
 	// Workers use their own context: in-flight requests finish after ctx
 	// ends (each store call has its own deadline).
 	var wg sync.WaitGroup
+	workerErr := make(chan error, cfg.Workers)
 	for range cfg.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// This worker's own socket: created, used and closed here.
+			push, err := zmqx.NewSocket(zctx, zmqx.PUSH, zmqx.Options{})
+			if err == nil {
+				err = push.Connect(replyAddr)
+			}
+			workerErr <- err
+			if err != nil {
+				return
+			}
+			defer push.Close()
 			for j := range jobs {
 				body := j.frames[len(j.frames)-1]
 				out, op, outcome := handle(context.Background(), body)
 				obs.Done(op, outcome, time.Since(j.start))
 				frames := append(j.frames[:len(j.frames)-1:len(j.frames)-1], out)
-				replies <- reply{frames: frames}
-				waker.Wake()
+				if err := sendFrames(push, frames, 0); err != nil {
+					log.Error("reply lost inside the edge", "err", err)
+				}
 			}
 		}()
 	}
 	defer wg.Wait()
 	defer close(jobs)
+	for range cfg.Workers {
+		if err := <-workerErr; err != nil {
+			return fmt.Errorf("rpc worker socket: %w", err)
+		}
+	}
 
 	log.Info("rpc bound", "endpoint", cfg.Endpoint, "workers", cfg.Workers)
 	ready()
@@ -96,20 +108,19 @@ func Run(ctx context.Context, cfg Config, handle Handler, obs Observer, log *slo
 	inFlight := 0
 	send := func() {
 		for {
-			select {
-			case r := <-replies:
-				inFlight--
-				if err := sendFrames(router, r.frames); err != nil {
-					switch {
-					case zmqx.IsUnreachable(err):
-						obs.Unroutable()
-					default:
-						obs.ReplyDropped()
-					}
-				}
-			default:
+			frames, err := replies.RecvMessageBytes(zmqx.DONTWAIT)
+			if err != nil {
 				obs.InFlight(inFlight)
 				return
+			}
+			inFlight--
+			if err := sendFrames(router, frames, zmqx.DONTWAIT); err != nil {
+				switch {
+				case zmqx.IsUnreachable(err):
+					obs.Unroutable()
+				default:
+					obs.ReplyDropped()
+				}
 			}
 		}
 	}
@@ -127,7 +138,7 @@ func Run(ctx context.Context, cfg Config, handle Handler, obs Observer, log *slo
 			return nil
 		}
 		poller := zmqx.NewPoller()
-		poller.Add(waker.Socket(), zmqx.POLLIN)
+		poller.Add(replies, zmqx.POLLIN)
 		reading := deadline.IsZero() && len(jobs) < cap(jobs)
 		if reading {
 			poller.Add(router, zmqx.POLLIN)
@@ -140,8 +151,7 @@ func Run(ctx context.Context, cfg Config, handle Handler, obs Observer, log *slo
 			return fmt.Errorf("rpc poll: %w", err)
 		}
 		for _, p := range polled {
-			if p.Socket == waker.Socket() {
-				waker.Drain()
+			if p.Socket == replies {
 				send()
 				continue
 			}
@@ -165,11 +175,11 @@ func Run(ctx context.Context, cfg Config, handle Handler, obs Observer, log *slo
 	}
 }
 
-// sendFrames sends a multipart message without blocking: on a full or
-// vanished peer the message is dropped and the error says why.
-func sendFrames(s *zmqx.Socket, frames [][]byte) error {
+// sendFrames sends a multipart message. With DONTWAIT a full or vanished
+// peer drops the message and the error says why.
+func sendFrames(s *zmqx.Socket, frames [][]byte, flags zmqx.Flag) error {
 	for i, f := range frames {
-		flags := zmqx.DONTWAIT
+		flags := flags
 		if i < len(frames)-1 {
 			flags |= zmqx.SNDMORE
 		}
