@@ -152,6 +152,13 @@ func (p *jsonParser) array(depth int) (Value, error) {
 }
 
 func (p *jsonParser) str() (string, error) {
+	b, err := p.strBytes()
+	return string(b), err
+}
+
+// strBytes decodes a string; the result points into the input when the
+// string has no escapes, else into a buffer reused by the next call.
+func (p *jsonParser) strBytes() ([]byte, error) {
 	p.i++ // opening quote
 	start := p.i
 	// Fast path: no escapes, all ASCII or valid UTF-8.
@@ -161,15 +168,15 @@ func (p *jsonParser) str() (string, error) {
 			s := p.b[start:p.i]
 			p.i++
 			if !utf8.Valid(s) {
-				return "", ErrUTF8
+				return nil, ErrUTF8
 			}
-			return string(s), nil
+			return s, nil
 		}
 		if c == '\\' {
 			break
 		}
 		if c < 0x20 {
-			return "", ErrSyntax
+			return nil, ErrSyntax
 		}
 		p.i++
 	}
@@ -181,11 +188,11 @@ func (p *jsonParser) str() (string, error) {
 			p.i++
 			p.buf = buf
 			if !utf8.Valid(buf) {
-				return "", ErrUTF8
+				return nil, ErrUTF8
 			}
-			return string(buf), nil
+			return buf, nil
 		case c < 0x20:
-			return "", ErrSyntax
+			return nil, ErrSyntax
 		case c != '\\':
 			buf = append(buf, c)
 			p.i++
@@ -193,7 +200,7 @@ func (p *jsonParser) str() (string, error) {
 		}
 		// escape
 		if p.i+1 >= len(p.b) {
-			return "", ErrSyntax
+			return nil, ErrSyntax
 		}
 		e := p.b[p.i+1]
 		p.i += 2
@@ -213,7 +220,7 @@ func (p *jsonParser) str() (string, error) {
 		case 'u':
 			r, ok := p.hex4()
 			if !ok {
-				return "", ErrSyntax
+				return nil, ErrSyntax
 			}
 			if utf16.IsSurrogate(r) {
 				r2 := rune(-1)
@@ -222,7 +229,7 @@ func (p *jsonParser) str() (string, error) {
 					p.i += 2
 					var ok2 bool
 					if r2, ok2 = p.hex4(); !ok2 {
-						return "", ErrSyntax
+						return nil, ErrSyntax
 					}
 					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
 						buf = utf8.AppendRune(buf, d)
@@ -234,10 +241,10 @@ func (p *jsonParser) str() (string, error) {
 			}
 			buf = utf8.AppendRune(buf, r)
 		default:
-			return "", ErrSyntax
+			return nil, ErrSyntax
 		}
 	}
-	return "", ErrSyntax
+	return nil, ErrSyntax
 }
 
 func (p *jsonParser) hex4() (rune, bool) {

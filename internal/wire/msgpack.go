@@ -269,11 +269,12 @@ func encodeMsgpack(e *msgpack.Encoder, v Value) error {
 		}
 		return nil
 	case Raw:
-		inner, err := DecodeJSON(v.Raw)
+		b, err := AppendMsgpackFromJSON(nil, v.Raw)
 		if err != nil {
 			return err
 		}
-		return encodeMsgpack(e, inner)
+		_, err = e.Writer().Write(b)
+		return err
 	}
 	return ErrUnrepresented
 }

@@ -249,3 +249,67 @@ func FuzzScanObject(f *testing.F) {
 		}
 	})
 }
+
+func FuzzTranscode(f *testing.F) {
+	for _, s := range []string{`{"seq":1,"ts":1.5,"index":{"a":null,"b":-7,"c":200,"d":70000,"e":5000000000},"payload":{"s":"x\u00e9\n","l":[1,2.5,true,false,[]],"o":{}}}`,
+		`[1e300,-0.0,18446744073709551615,123456789012345678901234567890]`, `"` + strings.Repeat("y", 70000) + `"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want, err := DecodeJSON(b)
+		mp, terr := AppendMsgpackFromJSON(nil, b)
+		if (err == nil) != (terr == nil) {
+			t.Fatalf("DecodeJSON %v, transcode %v for %q", err, terr, b)
+		}
+		if err != nil {
+			return
+		}
+		got, err := DecodeMsgpack(mp)
+		if err != nil {
+			t.Fatalf("transcoded msgpack does not decode: %v", err)
+		}
+		// The same value, except that integers outside 64 bits become floats.
+		j1, _ := AppendJSON(nil, bigToFloat(want))
+		j2, _ := AppendJSON(nil, got)
+		if string(j1) != string(j2) {
+			t.Fatalf("transcode changed the value:\n%s\n%s", j1, j2)
+		}
+	})
+}
+
+func bigToFloat(v Value) Value {
+	switch v.Kind {
+	case BigInt:
+		f, _ := v.AsFloat()
+		return FloatValue(f)
+	case Array:
+		for i := range v.Arr {
+			v.Arr[i] = bigToFloat(v.Arr[i])
+		}
+	case Object:
+		for i := range v.Obj {
+			v.Obj[i].Val = bigToFloat(v.Obj[i].Val)
+		}
+	}
+	return v
+}
+
+var benchEvent = []byte(`{"seq":123,"ts":1706252400.123,"store":"messages","topic":"plugin1.output","index":{"plugin_id":"plugin1","source":null,"priority":5,"kind":"log","type":"output","timestamp":1706252400.123,"id":"m-000000001","generation":null,"conversation_id":"c1"},"payload":{"plugin_id":"plugin1","content":"Hello from the benchmark, a payload of roughly two hundred and fifty bytes to look like a real plugin message.","priority":5,"kind":"log","type":"output","message_id":"m-000000001","metadata":{"conversation_id":"c1"}}}`)
+
+// BenchmarkMsgpackEvent: one event of a msgpack reply, transcoded in place.
+func BenchmarkMsgpackEvent(b *testing.B) {
+	b.ReportAllocs()
+	buf := make([]byte, 0, 1024)
+	for b.Loop() {
+		buf, _ = AppendMsgpackFromJSON(buf[:0], benchEvent)
+	}
+}
+
+// BenchmarkMsgpackEventViaTree: the same through a decoded Value tree.
+func BenchmarkMsgpackEventViaTree(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		v, _ := DecodeJSON(benchEvent)
+		_, _ = AppendMsgpack(nil, v)
+	}
+}
