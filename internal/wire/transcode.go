@@ -195,4 +195,3 @@ func appendMsgpackInt(dst []byte, i int64) []byte {
 func appendMsgpackFloat(dst []byte, f float64) []byte {
 	return binary.BigEndian.AppendUint64(append(dst, 0xcb), math.Float64bits(f))
 }
-

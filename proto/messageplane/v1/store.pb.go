@@ -1230,11 +1230,15 @@ func (x *ReplayRequest) GetTopicNameMaxLen() uint32 {
 }
 
 type ReadResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Events        [][]byte               `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`        // each an event as JSON (light when asked)
-	Truncated     bool                   `protobuf:"varint,2,opt,name=truncated,proto3" json:"truncated,omitempty"` // cut to max_bytes
-	HeadSeq       uint64                 `protobuf:"varint,3,opt,name=head_seq,json=headSeq,proto3" json:"head_seq,omitempty"`
-	Epoch         string                 `protobuf:"bytes,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// items is the events as one JSON array ("[{...},{...}]", light when
+	// asked), rendered once by the store so an edge can splice it into a
+	// reply whole; count is how many events it holds.
+	Items         []byte `protobuf:"bytes,1,opt,name=items,proto3" json:"items,omitempty"`
+	Truncated     bool   `protobuf:"varint,2,opt,name=truncated,proto3" json:"truncated,omitempty"` // cut to max_bytes
+	HeadSeq       uint64 `protobuf:"varint,3,opt,name=head_seq,json=headSeq,proto3" json:"head_seq,omitempty"`
+	Epoch         string `protobuf:"bytes,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Count         uint32 `protobuf:"varint,5,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1269,9 +1273,9 @@ func (*ReadResponse) Descriptor() ([]byte, []int) {
 	return file_messageplane_v1_store_proto_rawDescGZIP(), []int{17}
 }
 
-func (x *ReadResponse) GetEvents() [][]byte {
+func (x *ReadResponse) GetItems() []byte {
 	if x != nil {
-		return x.Events
+		return x.Items
 	}
 	return nil
 }
@@ -1295,6 +1299,13 @@ func (x *ReadResponse) GetEpoch() string {
 		return x.Epoch
 	}
 	return ""
+}
+
+func (x *ReadResponse) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
 }
 
 type WatchRequest struct {
@@ -1600,12 +1611,13 @@ const file_messageplane_v1_store_proto_rawDesc = "" +
 	"\x04plan\x18\x02 \x01(\fR\x04plan\x120\n" +
 	"\x04read\x18\x03 \x01(\v2\x1c.messageplane.v1.ReadOptionsR\x04read\x12\x1b\n" +
 	"\tmax_limit\x18\x04 \x01(\rR\bmaxLimit\x12+\n" +
-	"\x12topic_name_max_len\x18\x05 \x01(\rR\x0ftopicNameMaxLen\"u\n" +
-	"\fReadResponse\x12\x16\n" +
-	"\x06events\x18\x01 \x03(\fR\x06events\x12\x1c\n" +
+	"\x12topic_name_max_len\x18\x05 \x01(\rR\x0ftopicNameMaxLen\"\x89\x01\n" +
+	"\fReadResponse\x12\x14\n" +
+	"\x05items\x18\x01 \x01(\fR\x05items\x12\x1c\n" +
 	"\ttruncated\x18\x02 \x01(\bR\ttruncated\x12\x19\n" +
 	"\bhead_seq\x18\x03 \x01(\x04R\aheadSeq\x12\x14\n" +
-	"\x05epoch\x18\x04 \x01(\tR\x05epoch\"t\n" +
+	"\x05epoch\x18\x04 \x01(\tR\x05epoch\x12\x14\n" +
+	"\x05count\x18\x05 \x01(\rR\x05count\"t\n" +
 	"\fWatchRequest\x12\x14\n" +
 	"\x05store\x18\x01 \x01(\tR\x05store\x12\x1b\n" +
 	"\tafter_seq\x18\x02 \x01(\x04R\bafterSeq\x12\x14\n" +

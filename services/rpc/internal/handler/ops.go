@@ -178,13 +178,13 @@ func (h *Handler) readOpts(a *args) *mpv1.ReadOptions {
 	}
 }
 
-// items turns a read's events into the result's items.
+// items is the result's items: the store's JSON array, spliced as it is
+// (transcoded in place for msgpack replies).
 func items(r *mpv1.ReadResponse) wire.Value {
-	out := make([]wire.Value, len(r.Events))
-	for i, e := range r.Events {
-		out[i] = wire.RawValue(e)
+	if len(r.Items) == 0 {
+		return wire.ArrayValue(nil)
 	}
-	return wire.ArrayValue(out)
+	return wire.RawValue(r.Items)
 }
 
 // withTruncated adds "truncated": true when the read was cut.

@@ -67,7 +67,7 @@ func readResponse(r store.Result, err error) (*mpv1.ReadResponse, error) {
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &mpv1.ReadResponse{Events: r.Events, Truncated: r.Truncated, HeadSeq: r.HeadSeq, Epoch: r.Epoch}, nil
+	return &mpv1.ReadResponse{Items: r.Items, Count: uint32(r.Count), Truncated: r.Truncated, HeadSeq: r.HeadSeq, Epoch: r.Epoch}, nil
 }
 
 func (s *Server) GetRecent(ctx context.Context, req *mpv1.GetRecentRequest) (*mpv1.ReadResponse, error) {

@@ -66,7 +66,7 @@ func TestServerRoundTrip(t *testing.T) {
 		t.Fatalf("watched %v %v", got, err)
 	}
 	r, err := c.GetSince(ctx, &mpv1.GetSinceRequest{Store: "messages", Read: &mpv1.ReadOptions{Limit: 10}})
-	if err != nil || len(r.Events) != 1 || r.HeadSeq != 1 || r.Epoch != info.Epoch {
+	if err != nil || r.Count != 1 || r.HeadSeq != 1 || r.Epoch != info.Epoch {
 		t.Fatalf("get_since %v %v", r, err)
 	}
 

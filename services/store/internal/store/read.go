@@ -1,8 +1,6 @@
 package store
 
 import (
-	"slices"
-
 	"github.com/messageplane/mp/services/store/internal/event"
 )
 
@@ -14,9 +12,10 @@ type ReadOpts struct {
 	MaxBytes int
 }
 
-// Result is a read's answer: each event rendered as JSON.
+// Result is a read's answer: the events rendered as one JSON array.
 type Result struct {
-	Events    [][]byte
+	Items     []byte // "[...]"
+	Count     int
 	Truncated bool
 	HeadSeq   uint64
 	Epoch     string
@@ -127,44 +126,89 @@ func (s *Service) Query(store, topic string, f Filter, o ReadOpts) (Result, erro
 // keepLast, truncation drops from the front instead of the back.
 func (s *Service) result(st *Store, evs []*event.Event, o ReadOpts, keepLast bool, head uint64) Result {
 	r := Result{HeadSeq: head, Epoch: s.epoch}
-	r.Events, r.Truncated = Render(evs, st.name, o.Light, o.MaxBytes, keepLast)
+	r.Items, r.Count, r.Truncated = Render(evs, st.name, o.Light, o.MaxBytes, keepLast)
 	return r
 }
 
-// Render renders events as JSON into one buffer. When maxBytes > 0 and the
-// events' summed size (plus a separator each) would exceed it, events are cut
-// from the back, or from the front with keepLast.
-func Render(evs []*event.Event, store string, light bool, maxBytes int, keepLast bool) ([][]byte, bool) {
-	if len(evs) == 0 {
-		return nil, false
+// Render renders events as one JSON array. When maxBytes > 0 and the
+// array would exceed it, events are cut from the back, or from the front
+// with keepLast.
+func Render(evs []*event.Event, store string, light bool, maxBytes int, keepLast bool) ([]byte, int, bool) {
+	size := renderedSize(evs, store, light, 0)
+	if keepLast && maxBytes > 0 && size > maxBytes {
+		return renderNewest(evs, store, light, maxBytes)
 	}
-	buf := make([]byte, 0, renderedSize(evs, store, light, maxBytes))
+	buf := make([]byte, 1, min(size, max(maxBytes, 1<<20))+2)
+	buf[0] = '['
+	var commas []int // position before each event but the first
+	if keepLast {
+		commas = make([]int, 0, len(evs))
+	}
+	truncated := false
+	n := 0
+	for _, ev := range evs {
+		mark := len(buf)
+		if n > 0 {
+			buf = append(buf, ',')
+			if keepLast {
+				commas = append(commas, mark)
+			}
+		}
+		buf = ev.AppendJSON(buf, store, light)
+		if !keepLast && maxBytes > 0 && len(buf)+1 > maxBytes {
+			buf = buf[:mark]
+			truncated = true
+			break
+		}
+		n++
+	}
+	if keepLast && maxBytes > 0 && len(buf)+1 > maxBytes {
+		// The estimate was short: drop the oldest. The comma before the
+		// first kept event becomes the array's opening bracket.
+		k := 0
+		for k < len(commas) && len(buf)-commas[k]+1 > maxBytes {
+			k++
+		}
+		if k == len(commas) {
+			return []byte("[]"), 0, true
+		}
+		buf = buf[commas[k]:]
+		buf[0] = '['
+		n -= k + 1
+		truncated = true
+	}
+	return append(buf, ']'), n, truncated
+}
+
+// renderNewest renders the newest events that fit in maxBytes, newest
+// first so rendering stops at the limit, then puts them back in order.
+func renderNewest(evs []*event.Event, store string, light bool, maxBytes int) ([]byte, int, bool) {
+	buf := make([]byte, 0, maxBytes+1024)
 	ends := make([]int, 0, len(evs))
 	truncated := false
-	order := func(i int) int { return i }
-	if keepLast {
-		order = func(i int) int { return len(evs) - 1 - i }
-	}
-	for i := range evs {
+	for i := len(evs) - 1; i >= 0; i-- {
 		start := len(buf)
-		buf = evs[order(i)].AppendJSON(buf, store, light)
-		if maxBytes > 0 && len(buf)+len(ends) > maxBytes {
+		buf = evs[i].AppendJSON(buf, store, light)
+		if len(buf)+len(ends)+2 > maxBytes {
 			buf = buf[:start]
 			truncated = true
 			break
 		}
 		ends = append(ends, len(buf))
 	}
-	out := make([][]byte, len(ends))
-	start := 0
-	for i, end := range ends {
-		out[i] = buf[start:end:end]
-		start = end
+	out := make([]byte, 1, len(buf)+len(ends)+2)
+	out[0] = '['
+	for k := len(ends) - 1; k >= 0; k-- {
+		start := 0
+		if k > 0 {
+			start = ends[k-1]
+		}
+		if k < len(ends)-1 {
+			out = append(out, ',')
+		}
+		out = append(out, buf[start:ends[k]]...)
 	}
-	if keepLast {
-		slices.Reverse(out)
-	}
-	return out, truncated
+	return append(out, ']'), len(ends), truncated
 }
 
 // renderedSize estimates the rendered size of events so the buffer is

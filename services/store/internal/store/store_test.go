@@ -55,20 +55,31 @@ type ev struct {
 	Index   map[string]any  `json:"index"`
 }
 
-func decode(t testing.TB, events [][]byte) []ev {
+func decode(t testing.TB, items []byte) []ev {
 	t.Helper()
-	out := make([]ev, len(events))
-	for i, b := range events {
-		if err := json.Unmarshal(b, &out[i]); err != nil {
-			t.Fatalf("event %s: %v", b, err)
-		}
+	var out []ev
+	if err := json.Unmarshal(items, &out); err != nil {
+		t.Fatalf("items %s: %v", items, err)
+	}
+	return out
+}
+
+// events splits a result's items into each event's JSON.
+func events(t testing.TB, r Result) []json.RawMessage {
+	t.Helper()
+	var out []json.RawMessage
+	if err := json.Unmarshal(r.Items, &out); err != nil {
+		t.Fatalf("items %s: %v", r.Items, err)
+	}
+	if len(out) != r.Count {
+		t.Fatalf("count %d for %d items", r.Count, len(out))
 	}
 	return out
 }
 
 func seqs(t testing.TB, r Result) []uint64 {
 	var out []uint64
-	for _, e := range decode(t, r.Events) {
+	for _, e := range decode(t, r.Items) {
 		out = append(out, e.Seq)
 	}
 	return out
@@ -134,7 +145,7 @@ func TestEvictionAndReads(t *testing.T) {
 		t.Errorf("since b = %s", got)
 	}
 	r, _ = s.GetRecent("messages", "missing", ReadOpts{Limit: 10})
-	if len(r.Events) != 0 {
+	if len(events(t, r)) != 0 {
 		t.Error("unknown topic has events")
 	}
 	if _, err := s.GetRecent("nope", "a", ReadOpts{Limit: 1}); err != ErrInvalidStore {
@@ -146,7 +157,7 @@ func TestEvictionAndReads(t *testing.T) {
 	}
 	// light leaves the payload out
 	r, _ = s.GetRecent("messages", "a", ReadOpts{Limit: 1, Light: true})
-	if strings.Contains(string(r.Events[0]), "payload") {
+	if strings.Contains(string(events(t, r)[0]), "payload") {
 		t.Error("light event has payload")
 	}
 }
@@ -188,7 +199,7 @@ func TestTruncation(t *testing.T) {
 		write(t, s, item("messages", "a", `{"x":"0123456789"}`))
 	}
 	one, _ := s.GetRecent("messages", "a", ReadOpts{Limit: 1})
-	size := len(one.Events[0]) + 1
+	size := len(events(t, one)[0]) + 1
 	r, _ := s.GetRecent("messages", "a", ReadOpts{Limit: 10, MaxBytes: 3 * size})
 	if got := fmt.Sprint(seqs(t, r)); got != "[8 9 10]" || !r.Truncated {
 		t.Errorf("recent truncated = %s %v", got, r.Truncated)
@@ -372,5 +383,42 @@ func TestConcurrentWritesAndReads(t *testing.T) {
 	}
 	if len(got) != 800 {
 		t.Errorf("watch saw %d of 800", len(got))
+	}
+}
+
+// TestRenderKeepNewest: both truncation paths of get_recent (estimate short
+// or long) keep the newest events that fit, in ascending order.
+func TestRenderKeepNewest(t *testing.T) {
+	s := newSvc(t, 100, 100)
+	for i := 1; i <= 20; i++ {
+		write(t, s, item("messages", "a", fmt.Sprintf(`{"x":"%s"}`, strings.Repeat("y", i*10))))
+	}
+	full, _ := s.GetRecent("messages", "a", ReadOpts{Limit: 20})
+	for _, max := range []int{0, 50, 300, 1500, 4000, len(full.Items), len(full.Items) - 1, 100000} {
+		r, _ := s.GetRecent("messages", "a", ReadOpts{Limit: 20, MaxBytes: max})
+		got := seqs(t, r)
+		if max > 0 && len(r.Items) > max {
+			t.Errorf("max %d: %d bytes", max, len(r.Items))
+		}
+		if r.Truncated != (max > 0 && max < len(full.Items)) {
+			t.Errorf("max %d: truncated %v", max, r.Truncated)
+		}
+		for i := range got {
+			if got[i] != uint64(20-len(got)+1+i) {
+				t.Errorf("max %d: kept %v", max, got)
+				break
+			}
+		}
+		// the newest that fit: one more would not
+		if n := len(got); r.Truncated && n < 20 {
+			more := events(t, full)[20-n-1:]
+			size := 2 + len(more) - 1
+			for _, e := range more {
+				size += len(e)
+			}
+			if size <= max {
+				t.Errorf("max %d: kept %d, %d would fit", max, n, n+1)
+			}
+		}
 	}
 }
