@@ -138,7 +138,10 @@ func Render(evs []*event.Event, store string, light bool, maxBytes int, keepLast
 	if keepLast && maxBytes > 0 && size > maxBytes {
 		return renderNewest(evs, store, light, maxBytes)
 	}
-	buf := make([]byte, 1, min(size, max(maxBytes, 1<<20))+2)
+	if maxBytes > 0 {
+		size = min(size, maxBytes)
+	}
+	buf := make([]byte, 1, size+2)
 	buf[0] = '['
 	var commas []int // position before each event but the first
 	if keepLast {
