@@ -10,13 +10,12 @@ import (
 	"os"
 	"time"
 
-	"github.com/messageplane/mp/internal/admin"
 	"github.com/messageplane/mp/internal/config"
+	"github.com/messageplane/mp/internal/edge"
 	"github.com/messageplane/mp/internal/grpcx"
 	"github.com/messageplane/mp/internal/lifecycle"
 	"github.com/messageplane/mp/internal/limits"
 	"github.com/messageplane/mp/internal/logging"
-	"github.com/messageplane/mp/internal/storelink"
 	"github.com/messageplane/mp/services/ingest/internal/ingest"
 )
 
@@ -51,21 +50,17 @@ func main() {
 }
 
 func run(ctx context.Context, cfg Config, log *slog.Logger) error {
-	adm := admin.New("ingest", log, cfg.Pprof)
-	stats := ingest.NewStats(adm.Registry(), log)
-	link, err := storelink.Dial(cfg.StoreAddr, grpcx.MessageLimit(2*max(cfg.BatchBytes, cfg.PayloadMaxBytes)), log)
+	e, err := edge.New("ingest", cfg.Common, cfg.Edge, grpcx.MessageLimit(2*max(cfg.BatchBytes, cfg.PayloadMaxBytes)), log)
 	if err != nil {
 		return err
 	}
-	defer link.Close()
-	adm.AddCheck("store", link.Ready)
-	bound := adm.AddFlag("ingest")
-	stopAdmin, err := adm.Serve(cfg.HTTPAddr)
+	defer e.Close()
+	stats := ingest.NewStats(e.Admin.Registry(), log)
+	stopAdmin, err := e.Serve(ctx, cfg.HTTPAddr)
 	if err != nil {
 		return err
 	}
 	defer stopAdmin()
-	adm.DrainOn(ctx)
 
 	stopStats := make(chan struct{})
 	defer close(stopStats)
@@ -74,5 +69,5 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return ingest.Run(ctx, ingest.Config{
 		Endpoint: cfg.Endpoint, RcvHWM: cfg.RcvHWM, Limits: cfg.Config,
 		BatchItems: cfg.BatchItems, BatchBytes: cfg.BatchBytes, StoreTimeout: cfg.StoreTimeout, Grace: cfg.Grace,
-	}, link.Client(), stats, log, bound)
+	}, e.Link.Client(), stats, log, e.Bound)
 }

@@ -12,12 +12,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/messageplane/mp/internal/admin"
 	"github.com/messageplane/mp/internal/config"
+	"github.com/messageplane/mp/internal/edge"
 	"github.com/messageplane/mp/internal/grpcx"
 	"github.com/messageplane/mp/internal/lifecycle"
 	"github.com/messageplane/mp/internal/logging"
-	"github.com/messageplane/mp/internal/storelink"
 	"github.com/messageplane/mp/services/pub/internal/follow"
 	"github.com/messageplane/mp/services/pub/internal/publish"
 )
@@ -47,32 +46,28 @@ func main() {
 }
 
 func run(ctx context.Context, cfg Config, log *slog.Logger) error {
-	adm := admin.New("pub", log, cfg.Pprof)
-	m := newMetrics(adm.Registry())
-	link, err := storelink.Dial(cfg.StoreAddr, grpcx.MessageLimit(cfg.MaxReplyBytes), log)
+	e, err := edge.New("pub", cfg.Common, cfg.Edge, grpcx.MessageLimit(cfg.MaxReplyBytes), log)
 	if err != nil {
 		return err
 	}
-	defer link.Close()
-	adm.AddCheck("store", link.Ready)
-	bound := adm.AddFlag("pub")
-	adm.AddCheck("streams", func(context.Context) error {
+	defer e.Close()
+	m := newMetrics(e.Admin.Registry())
+	e.Admin.AddCheck("streams", func(context.Context) error {
 		if n := m.streamsDown(); n > 0 {
 			return fmt.Errorf("%d store streams down", n)
 		}
 		return nil
 	})
-	stopAdmin, err := adm.Serve(cfg.HTTPAddr)
+	stopAdmin, err := e.Serve(ctx, cfg.HTTPAddr)
 	if err != nil {
 		return err
 	}
 	defer stopAdmin()
-	adm.DrainOn(ctx)
 
 	events := make(chan []publish.Event, 64)
 	pubDone := make(chan error, 1)
 	go func() {
-		pubDone <- publish.Run(cfg.Endpoint, cfg.SndHWM, events, m, log, bound)
+		pubDone <- publish.Run(cfg.Endpoint, cfg.SndHWM, events, m, log, e.Bound)
 	}()
 
 	// One follower per store; stores that appear after a store restart get
@@ -83,12 +78,12 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer tick.Stop()
 loop:
 	for {
-		if names, err := link.Stores(); err == nil {
+		if names, err := e.Link.Stores(); err == nil {
 			for _, name := range names {
 				if !following[name] {
 					following[name] = true
 					m.follow(name)
-					f := follow.New(name, link.Client(), events, m, log)
+					f := follow.New(name, e.Link.Client(), events, m, log)
 					wg.Add(1)
 					go func() { defer wg.Done(); f.Run(ctx) }()
 				}

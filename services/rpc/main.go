@@ -9,13 +9,12 @@ import (
 	"os"
 	"time"
 
-	"github.com/messageplane/mp/internal/admin"
 	"github.com/messageplane/mp/internal/config"
+	"github.com/messageplane/mp/internal/edge"
 	"github.com/messageplane/mp/internal/grpcx"
 	"github.com/messageplane/mp/internal/lifecycle"
 	"github.com/messageplane/mp/internal/limits"
 	"github.com/messageplane/mp/internal/logging"
-	"github.com/messageplane/mp/internal/storelink"
 	"github.com/messageplane/mp/services/rpc/internal/handler"
 	"github.com/messageplane/mp/services/rpc/internal/server"
 )
@@ -57,26 +56,22 @@ func main() {
 }
 
 func run(ctx context.Context, cfg Config, mode handler.Mode, log *slog.Logger) error {
-	adm := admin.New("rpc", log, cfg.Pprof)
-	m := newMetrics(adm.Registry())
-	link, err := storelink.Dial(cfg.StoreAddr, grpcx.MessageLimit(cfg.MaxReplyBytes), log)
+	e, err := edge.New("rpc", cfg.Common, cfg.Edge, grpcx.MessageLimit(cfg.MaxReplyBytes), log)
 	if err != nil {
 		return err
 	}
-	defer link.Close()
-	adm.AddCheck("store", link.Ready)
-	bound := adm.AddFlag("rpc")
-	stopAdmin, err := adm.Serve(cfg.HTTPAddr)
+	defer e.Close()
+	m := newMetrics(e.Admin.Registry())
+	stopAdmin, err := e.Serve(ctx, cfg.HTTPAddr)
 	if err != nil {
 		return err
 	}
 	defer stopAdmin()
-	adm.DrainOn(ctx)
 
 	h := handler.New(handler.Config{
 		Limits: cfg.Config, MaxLimit: cfg.MaxLimit, MaxReplyBytes: cfg.MaxReplyBytes, Mode: mode, StoreTimeout: cfg.StoreTimeout,
-	}, link, log)
+	}, e.Link, log)
 	return server.Run(ctx, server.Config{
 		Endpoint: cfg.Endpoint, Workers: cfg.Workers, Queue: cfg.Queue, SndHWM: cfg.SndHWM, RcvHWM: cfg.RcvHWM, Grace: cfg.Grace,
-	}, h.Handle, m, log, bound)
+	}, h.Handle, m, log, e.Bound)
 }

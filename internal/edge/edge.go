@@ -1,0 +1,45 @@
+// Package edge is the start-up the three edge services (rpc, ingest, pub)
+// share: the admin listener, the store link with its readiness check, and a
+// readiness flag raised once the edge's ZMQ socket is bound.
+package edge
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/messageplane/mp/internal/admin"
+	"github.com/messageplane/mp/internal/config"
+	"github.com/messageplane/mp/internal/storelink"
+)
+
+// Edge holds what every edge starts with.
+type Edge struct {
+	Admin *admin.Server
+	Link  *storelink.Link
+	// Bound marks the edge's socket bound (a readiness check until then).
+	Bound func()
+}
+
+// New builds the admin server (not yet listening) and dials the store.
+func New(name string, common config.Common, cfg config.Edge, maxMsg int, log *slog.Logger) (*Edge, error) {
+	adm := admin.New(name, log, common.Pprof)
+	link, err := storelink.Dial(cfg.StoreAddr, maxMsg, log)
+	if err != nil {
+		return nil, err
+	}
+	adm.AddCheck("store", link.Ready)
+	return &Edge{Admin: adm, Link: link, Bound: adm.AddFlag(name)}, nil
+}
+
+// Serve starts the admin listener; readiness fails as soon as ctx ends.
+func (e *Edge) Serve(ctx context.Context, httpAddr string) (stop func(), err error) {
+	stop, err = e.Admin.Serve(httpAddr)
+	if err != nil {
+		return nil, err
+	}
+	e.Admin.DrainOn(ctx)
+	return stop, nil
+}
+
+// Close closes the store link.
+func (e *Edge) Close() { e.Link.Close() }
