@@ -55,6 +55,10 @@ func NewContext() (*Context, error) {
 type Options struct {
 	SndHWM, RcvHWM  int  // 0: libzmq default
 	RouterMandatory bool // ROUTER: fail unroutable sends instead of dropping silently
+	// MaxMsgSize bounds an inbound message (0: unbounded): libzmq drops the
+	// connection of a peer that sends more, so one hostile frame cannot
+	// exhaust memory.
+	MaxMsgSize int64
 }
 
 // NewSocket creates a socket with bounded linger, ZMTP heartbeats and TCP
@@ -75,6 +79,9 @@ func NewSocket(c *Context, t Type, o Options) (*Socket, error) {
 	}
 	if o.RcvHWM > 0 {
 		set = append(set, s.SetRcvhwm(o.RcvHWM))
+	}
+	if o.MaxMsgSize > 0 {
+		set = append(set, s.SetMaxmsgsize(o.MaxMsgSize))
 	}
 	if o.RouterMandatory {
 		set = append(set, s.SetRouterMandatory(1))

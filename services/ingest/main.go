@@ -26,6 +26,7 @@ type Config struct {
 	limits.Config
 	Endpoint      string        `envconfig:"INGEST_ENDPOINT" default:"tcp://127.0.0.1:48915" desc:"ZMQ PULL endpoint plugins push to"`
 	RcvHWM        int           `envconfig:"INGEST_RCVHWM" default:"10000" desc:"messages queued in the socket before senders are pushed back"`
+	MaxMsgBytes   int64         `envconfig:"INGEST_MAX_MSG_BYTES" default:"67108864" desc:"largest message; a sender pushing more is disconnected"`
 	HTTPAddr      string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:48933" desc:"HTTP address of /healthz, /readyz, /metrics"`
 	BatchItems    int           `envconfig:"INGEST_BATCH_ITEMS" default:"2000" desc:"most items in one store write"`
 	BatchBytes    int           `envconfig:"INGEST_BATCH_BYTES" default:"4194304" desc:"most payload bytes in one store write"`
@@ -67,7 +68,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go stats.Report(cfg.StatsInterval, stopStats)
 
 	return ingest.Run(ctx, ingest.Config{
-		Endpoint: cfg.Endpoint, RcvHWM: cfg.RcvHWM, Limits: cfg.Config,
+		Endpoint: cfg.Endpoint, RcvHWM: cfg.RcvHWM, MaxMsgSize: cfg.MaxMsgBytes, Limits: cfg.Config,
 		BatchItems: cfg.BatchItems, BatchBytes: cfg.BatchBytes, StoreTimeout: cfg.StoreTimeout, Grace: cfg.Grace,
 	}, e.Link.Client(), stats, log, e.Bound)
 }

@@ -34,6 +34,7 @@ type Config struct {
 	Queue         int           `envconfig:"RPC_QUEUE" default:"1024" desc:"requests read ahead of the workers"`
 	SndHWM        int           `envconfig:"RPC_SNDHWM" default:"100000" desc:"ROUTER send high-water mark"`
 	RcvHWM        int           `envconfig:"RPC_RCVHWM" default:"100000" desc:"ROUTER receive high-water mark"`
+	MaxMsgBytes   int64         `envconfig:"RPC_MAX_MSG_BYTES" default:"16777216" desc:"largest request frame; a client sending more is disconnected (keep above MP_PAYLOAD_MAX_BYTES)"`
 }
 
 const about = "mp-rpc answers Message Plane RPC requests (JSON or msgpack over ZMQ ROUTER) using the store service."
@@ -72,6 +73,6 @@ func run(ctx context.Context, cfg Config, mode handler.Mode, log *slog.Logger) e
 		Limits: cfg.Config, MaxLimit: cfg.MaxLimit, MaxReplyBytes: cfg.MaxReplyBytes, Mode: mode, StoreTimeout: cfg.StoreTimeout,
 	}, e.Link, log)
 	return server.Run(ctx, server.Config{
-		Endpoint: cfg.Endpoint, Workers: cfg.Workers, Queue: cfg.Queue, SndHWM: cfg.SndHWM, RcvHWM: cfg.RcvHWM, Grace: cfg.Grace,
+		Endpoint: cfg.Endpoint, Workers: cfg.Workers, Queue: cfg.Queue, SndHWM: cfg.SndHWM, RcvHWM: cfg.RcvHWM, MaxMsgSize: cfg.MaxMsgBytes, Grace: cfg.Grace,
 	}, h.Handle, m, log, e.Bound)
 }

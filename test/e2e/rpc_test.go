@@ -485,3 +485,24 @@ func TestRPCStoreHung(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestRPCOversizedFrame: a frame above MP_RPC_MAX_MSG_BYTES costs its
+// sender the connection, never the server its memory; a payload above
+// MP_PAYLOAD_MAX_BYTES but under the frame limit is answered
+// PAYLOAD_TOO_LARGE; other clients keep being served.
+func TestRPCOversizedFrame(t *testing.T) {
+	cl := startRPC(t, map[string]string{"MP_RPC_MAX_MSG_BYTES": "2097152"})
+	c := dial(t, cl.RPC, client.JSON)
+	huge := []byte(`{"req_id":"h","op":"bus.publish","args":{"topic":"a","payload":"` + strings.Repeat("x", 4<<20) + `"}}`)
+	if f := raw(t, cl.RPC, zmqx.DEALER, huge); f != nil {
+		t.Errorf("oversized frame answered: %.100q", f)
+	}
+	r := call(t, c, "bus.publish", map[string]any{"topic": "a", "payload": strings.Repeat("x", 1<<20+10)})
+	if r.Error == nil || r.Error.Code != "PAYLOAD_TOO_LARGE" {
+		t.Errorf("large payload: %.200s", r.Raw)
+	}
+	mustOK(t, c, "ping", nil)
+	if cl.RPCProc.Exited() {
+		t.Fatal("rpc died")
+	}
+}

@@ -29,6 +29,7 @@ import (
 type Config struct {
 	Endpoint     string
 	RcvHWM       int
+	MaxMsgSize   int64 // a sender pushing a larger message is disconnected
 	Limits       limits.Config
 	BatchItems   int           // most items in one store write
 	BatchBytes   int           // most payload bytes in one store write
@@ -51,7 +52,7 @@ func Run(ctx context.Context, cfg Config, store mpv1.StoreClient, stats *Stats, 
 		return err
 	}
 	defer zctx.Term()
-	pull, err := zmqx.Bind(zctx, zmqx.PULL, cfg.Endpoint, zmqx.Options{RcvHWM: cfg.RcvHWM})
+	pull, err := zmqx.Bind(zctx, zmqx.PULL, cfg.Endpoint, zmqx.Options{RcvHWM: cfg.RcvHWM, MaxMsgSize: cfg.MaxMsgSize})
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,9 @@ type Config struct {
 	Queue    int // requests read ahead of the workers
 	SndHWM   int
 	RcvHWM   int
-	Grace    time.Duration // time to finish in-flight requests on shutdown
+	// MaxMsgSize bounds a request frame (libzmq disconnects a peer past it).
+	MaxMsgSize int64
+	Grace      time.Duration // time to finish in-flight requests on shutdown
 }
 
 // Observer receives what the server does, for metrics.
@@ -52,7 +54,7 @@ func Run(ctx context.Context, cfg Config, handle Handler, obs Observer, log *slo
 	}
 	defer zctx.Term()
 
-	router, err := zmqx.Bind(zctx, zmqx.ROUTER, cfg.Endpoint, zmqx.Options{SndHWM: cfg.SndHWM, RcvHWM: cfg.RcvHWM, RouterMandatory: true})
+	router, err := zmqx.Bind(zctx, zmqx.ROUTER, cfg.Endpoint, zmqx.Options{SndHWM: cfg.SndHWM, RcvHWM: cfg.RcvHWM, RouterMandatory: true, MaxMsgSize: cfg.MaxMsgSize})
 	if err != nil {
 		return err
 	}
