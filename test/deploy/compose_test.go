@@ -2,7 +2,10 @@ package deploy
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +79,51 @@ func TestComposeFile(t *testing.T) {
 	}
 	if got := p.Services["rpc"].Ports[0].Published; got != "50000" {
 		t.Errorf("MP_RPC_PORT from the environment: %s", got)
+	}
+}
+
+// TestComposeSetsEveryVariable: every MP_ variable a service reads (its
+// envconfig tags, and those of the shared config structs it embeds) can be
+// set through the compose file, except the listen addresses the images fix.
+func TestComposeSetsEveryVariable(t *testing.T) {
+	root, _ := filepath.Abs(repo)
+	p, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{
+		WorkingDir:  root,
+		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(root, "docker-compose.yml")}},
+		Environment: types.Mapping{},
+	}, func(o *loader.Options) { o.SetProjectName("mp", true) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := func(path string) []string {
+		b, err := os.ReadFile(filepath.Join(root, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range regexp.MustCompile(`envconfig:"([A-Z_]+)"`).FindAllSubmatch(b, -1) {
+			out = append(out, "MP_"+string(m[1]))
+		}
+		return out
+	}
+	shared := map[string]string{"config.Common": "internal/config/config.go", "limits.Config": "internal/limits/limits.go"}
+	fixed := regexp.MustCompile(`_ENDPOINT$|^MP_STORE_LISTEN$|^MP_HTTP_ADDR$`)
+	for _, svc := range []string{"store", "rpc", "ingest", "pub"} {
+		main := filepath.Join("services", svc, "main.go")
+		src, _ := os.ReadFile(filepath.Join(root, main))
+		vars := tags(main)
+		for embed, file := range shared {
+			if strings.Contains(string(src), "\t"+embed+"\n") {
+				vars = append(vars, tags(file)...)
+			}
+		}
+		for _, v := range vars {
+			if fixed.MatchString(v) {
+				continue
+			}
+			if _, ok := p.Services[svc].Environment[v]; !ok {
+				t.Errorf("%s reads %s but docker-compose.yml cannot set it", svc, v)
+			}
+		}
 	}
 }
