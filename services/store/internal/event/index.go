@@ -151,13 +151,15 @@ func newDraft(payload []byte, v wire.Value) *Draft {
 }
 
 // Accept turns the draft into a stored event with its seq and ts.
+// The draft's own event is handed over (no copy): a draft is accepted at
+// most once, since every write builds its drafts afresh.
 func (d *Draft) Accept(seq uint64, ts float64, topic string) *Event {
-	ev := d.ev // copy: a draft may be accepted again after a retry
+	ev := &d.ev
 	ev.Seq, ev.TS, ev.Topic = seq, ts, topic
 	if !d.timestampSet {
 		ev.Timestamp = ts
 	}
-	return &ev
+	return ev
 }
 
 func stringOf(v wire.Value, key string) (string, bool) {
