@@ -288,6 +288,16 @@ func (c *Cluster) StartPub(extra map[string]string) *Proc {
 	return c.Pub
 }
 
+// StartReplica starts one more mp-<name> (an edge) on fresh ports against
+// the cluster's store and returns its ZMQ endpoint and admin address.
+func (c *Cluster) StartReplica(name string) (endpoint, httpAddr string) {
+	endpoint = fmt.Sprintf("tcp://127.0.0.1:%d", FreePort(c.t))
+	httpAddr = fmt.Sprintf("127.0.0.1:%d", FreePort(c.t))
+	env := map[string]string{"MP_" + strings.ToUpper(name) + "_ENDPOINT": endpoint}
+	c.start(name, httpAddr, env)
+	return endpoint, httpAddr
+}
+
 func (c *Cluster) start(name, httpAddr string, extra map[string]string) *Proc {
 	p := Start(c.t, name, c.env(merge(extra, map[string]string{"MP_HTTP_ADDR": httpAddr})))
 	WaitReady(c.t, httpAddr, 10*time.Second)

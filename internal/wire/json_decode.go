@@ -85,20 +85,11 @@ func (p *jsonParser) object(depth int) (Value, error) {
 		return ObjectValue(obj), nil
 	}
 	for {
-		p.skipWS()
-		if p.i >= len(p.b) || p.b[p.i] != '"' {
-			return Value{}, ErrSyntax
-		}
-		k, err := p.str()
+		kb, err := p.memberKey()
 		if err != nil {
 			return Value{}, err
 		}
-		p.skipWS()
-		if p.i >= len(p.b) || p.b[p.i] != ':' {
-			return Value{}, ErrSyntax
-		}
-		p.i++
-		p.skipWS()
+		k := string(kb) // before the value reuses the decode buffer
 		v, err := p.value(depth + 1)
 		if err != nil {
 			return Value{}, err
@@ -118,6 +109,42 @@ func (p *jsonParser) object(depth int) (Value, error) {
 			return Value{}, ErrSyntax
 		}
 	}
+}
+
+// memberKey reads an object member's `"key":` (and the whitespace around
+// it); the key is valid until the next string is read.
+func (p *jsonParser) memberKey() ([]byte, error) {
+	p.skipWS()
+	if p.i >= len(p.b) || p.b[p.i] != '"' {
+		return nil, ErrSyntax
+	}
+	k, err := p.strBytes()
+	if err != nil {
+		return nil, err
+	}
+	return k, p.colon()
+}
+
+// skipMemberKey checks an object member's `"key":` without decoding it.
+func (p *jsonParser) skipMemberKey() error {
+	p.skipWS()
+	if p.i >= len(p.b) || p.b[p.i] != '"' {
+		return ErrSyntax
+	}
+	if err := p.skipString(); err != nil {
+		return err
+	}
+	return p.colon()
+}
+
+func (p *jsonParser) colon() error {
+	p.skipWS()
+	if p.i >= len(p.b) || p.b[p.i] != ':' {
+		return ErrSyntax
+	}
+	p.i++
+	p.skipWS()
+	return nil
 }
 
 func (p *jsonParser) array(depth int) (Value, error) {

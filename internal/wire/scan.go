@@ -19,20 +19,11 @@ func ScanObject(b []byte, fn func(key string, raw []byte)) error {
 		return p.end()
 	}
 	for {
-		p.skipWS()
-		if p.i >= len(p.b) || p.b[p.i] != '"' {
-			return ErrSyntax
-		}
-		key, err := p.str()
+		k, err := p.memberKey()
 		if err != nil {
 			return err
 		}
-		p.skipWS()
-		if p.i >= len(p.b) || p.b[p.i] != ':' {
-			return ErrSyntax
-		}
-		p.i++
-		p.skipWS()
+		key := string(k)
 		start := p.i
 		if err := p.skip(1); err != nil {
 			return err
@@ -85,18 +76,9 @@ func (p *jsonParser) skip(depth int) error {
 		for {
 			p.skipWS()
 			if c == '{' {
-				if p.i >= len(p.b) || p.b[p.i] != '"' {
-					return ErrSyntax
-				}
-				if err := p.skipString(); err != nil {
+				if err := p.skipMemberKey(); err != nil {
 					return err
 				}
-				p.skipWS()
-				if p.i >= len(p.b) || p.b[p.i] != ':' {
-					return ErrSyntax
-				}
-				p.i++
-				p.skipWS()
 			}
 			if err := p.skip(depth + 1); err != nil {
 				return err

@@ -109,18 +109,9 @@ func (p *jsonParser) count() (int, error) {
 	for {
 		q.skipWS()
 		if open == '{' {
-			if q.i >= len(q.b) || q.b[q.i] != '"' {
-				return 0, ErrSyntax
-			}
-			if err := q.skipString(); err != nil {
+			if err := q.skipMemberKey(); err != nil {
 				return 0, err
 			}
-			q.skipWS()
-			if q.i >= len(q.b) || q.b[q.i] != ':' {
-				return 0, ErrSyntax
-			}
-			q.i++
-			q.skipWS()
 		}
 		if err := q.skip(1); err != nil {
 			return 0, err

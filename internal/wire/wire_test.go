@@ -313,3 +313,13 @@ func BenchmarkMsgpackEventViaTree(b *testing.B) {
 		_, _ = AppendMsgpack(nil, v)
 	}
 }
+
+func TestEscapedKeyKeepsItsName(t *testing.T) {
+	v, err := DecodeJSON([]byte(`{"k\u00e9y":"v\u00e0lue","n":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x, ok := v.Get("kéy"); !ok || x.Str != "vàlue" {
+		t.Fatalf("escaped key lost: %+v", v)
+	}
+}

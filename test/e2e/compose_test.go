@@ -87,16 +87,10 @@ func TestComposeLive(t *testing.T) {
 
 	cl := dial(t, rpcEP, client.JSON)
 	waitOK := func(what string) {
-		deadline := time.Now().Add(90 * time.Second)
-		for {
-			if r, err := cl.Call(t.Context(), "health", nil); err == nil && r.OK && strings.Contains(string(r.Result), `"store":"ok"`) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: RPC not healthy", what)
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
+		eventually(t, 90*time.Second, 500*time.Millisecond, what+": RPC not healthy", func() bool {
+			r, err := cl.Call(t.Context(), "health", nil)
+			return err == nil && r.OK && strings.Contains(string(r.Result), `"store":"ok"`)
+		})
 	}
 	waitOK("up")
 	t.Logf("built and healthy in %v", time.Since(start).Round(time.Second))
@@ -125,13 +119,9 @@ func TestComposeLive(t *testing.T) {
 
 	// three ingest replicas behind the documented address
 	c.run("up", "-d", "--scale", "ingest=3")
-	deadline := time.Now().Add(60 * time.Second)
-	for strings.Count(c.run("ps", "ingest"), "healthy") < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("3 healthy ingest replicas not reached:\n%s", c.run("ps"))
-		}
-		time.Sleep(time.Second)
-	}
+	eventually(t, 60*time.Second, time.Second, "3 healthy ingest replicas not reached", func() bool {
+		return strings.Count(c.run("ps", "ingest"), "healthy") >= 3
+	})
 	const conns, per = 6, 500
 	for i := 0; i < conns; i++ {
 		pi := newPusher(t, ingestEP)

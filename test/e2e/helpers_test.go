@@ -115,3 +115,16 @@ func startRPC(t testing.TB, rpcEnv map[string]string) *testenv.Cluster {
 	c.StartRPC(rpcEnv)
 	return c
 }
+
+// eventually polls cond every interval until it holds, failing the test
+// with what after timeout.
+func eventually(t testing.TB, timeout, interval time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s (waited %v)", what, timeout)
+		}
+		time.Sleep(interval)
+	}
+}

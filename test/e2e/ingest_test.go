@@ -92,17 +92,10 @@ func readAll(t testing.TB, c *client.Client, store, topic string) []map[string]a
 // waitStored polls until the store holds n events in store, or fails.
 func waitStored(t testing.TB, c *client.Client, store string, n int, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		res := mustOK(t, c, "bus.get_since", map[string]any{"store": store, "limit": 1})
-		if int(res["head_seq"].(float64)) >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("store %s holds %v events, want %d", store, res["head_seq"], n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	eventually(t, timeout, 50*time.Millisecond, fmt.Sprintf("store %s holds fewer than %d events", store, n), func() bool {
+		head := mustOK(t, c, "bus.get_since", map[string]any{"store": store, "limit": 1})["head_seq"]
+		return int(head.(float64)) >= n
+	})
 }
 
 func startIngest(t testing.TB, ingestEnv map[string]string) *testenv.Cluster {
@@ -225,13 +218,9 @@ func TestIngestSnapshots(t *testing.T) {
 	expect(t, "default topic", payloads(readAll(t, c, "messages", "snapshot.all")), `{"d":1}`)
 	// a replace with no items removes the topic
 	p.send(t, []byte(`{"kind":"snapshot","store":"memory","topic":"state","items":[]}`))
-	deadline := time.Now().Add(10 * time.Second)
-	for len(mustOK(t, c, "bus.list_topics", map[string]any{"store": "memory"})["topics"].([]any)) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("empty replace did not remove the topic")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually(t, 10*time.Second, 20*time.Millisecond, "empty replace did not remove the topic", func() bool {
+		return len(mustOK(t, c, "bus.list_topics", map[string]any{"store": "memory"})["topics"].([]any)) == 0
+	})
 }
 
 // TestIngestStorePaused: the store is stopped (SIGSTOP) for 3 s while a
@@ -283,10 +272,7 @@ func TestIngestStorePaused(t *testing.T) {
 // TestIngestTwoReplicas: two ingest processes behind one PUSH socket.
 func TestIngestTwoReplicas(t *testing.T) {
 	cl := startIngest(t, nil)
-	second := fmt.Sprintf("tcp://127.0.0.1:%d", testenv.FreePort(t))
-	secondHTTP := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	testenv.Start(t, "ingest", map[string]string{"MP_STORE_ADDR": cl.StoreAddr, "MP_INGEST_ENDPOINT": second, "MP_HTTP_ADDR": secondHTTP})
-	testenv.WaitReady(t, secondHTTP, 10*time.Second)
+	second, secondHTTP := cl.StartReplica("ingest")
 	c := dial(t, cl.RPC, client.JSON)
 	p := newPusher(t, cl.Ingest, second)
 	time.Sleep(200 * time.Millisecond) // both connections up, so PUSH spreads the load

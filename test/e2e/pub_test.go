@@ -310,13 +310,9 @@ func TestPubFollowsStoreRestart(t *testing.T) {
 
 	cl.Store.Restart()
 	testenv.WaitReady(t, cl.StoreHTTP, 10*time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for !call(t, c, "bus.publish", map[string]any{"topic": "b", "payload": 3}).OK {
-		if time.Now().After(deadline) {
-			t.Fatal("rpc did not recover")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	eventually(t, 10*time.Second, 100*time.Millisecond, "rpc did not recover", func() bool {
+		return call(t, c, "bus.publish", map[string]any{"topic": "b", "payload": 3}).OK
+	})
 	m := sub.next(t, 10*time.Second)
 	if m.seq != 1 || m.topic != "messages.b" {
 		t.Fatalf("after store restart got %s seq %d, want messages.b seq 1", m.topic, m.seq)
@@ -330,10 +326,7 @@ func TestPubFollowsStoreRestart(t *testing.T) {
 // TestPubTwoReplicas: two pub edges each publish every event.
 func TestPubTwoReplicas(t *testing.T) {
 	cl := startAll(t)
-	second := fmt.Sprintf("tcp://127.0.0.1:%d", testenv.FreePort(t))
-	secondHTTP := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	testenv.Start(t, "pub", map[string]string{"MP_STORE_ADDR": cl.StoreAddr, "MP_PUB_ENDPOINT": second, "MP_HTTP_ADDR": secondHTTP})
-	testenv.WaitReady(t, secondHTTP, 10*time.Second)
+	second, _ := cl.StartReplica("pub")
 	c := dial(t, cl.RPC, client.JSON)
 	a := subscribe(t, cl.PUB, "messages.", "export.probe")
 	b := subscribe(t, second, "messages.", "export.probe")

@@ -388,20 +388,14 @@ func TestRPCStoreDown(t *testing.T) {
 
 	cl.Store.Restart()
 	testenv.WaitReady(t, cl.StoreHTTP, 10*time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		r := call(t, c, "bus.publish", map[string]any{"topic": "a", "payload": 2})
-		if r.OK {
-			var res map[string]any
-			_ = r.Decode(&res)
-			expect(t, "seq in new epoch", res["event"].(map[string]any)["seq"], 1)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("store back but publish still fails: %s", r.Raw)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	var r *client.Reply
+	eventually(t, 10*time.Second, 100*time.Millisecond, "store back but publish still fails", func() bool {
+		r = call(t, c, "bus.publish", map[string]any{"topic": "a", "payload": 2})
+		return r.OK
+	})
+	var res map[string]any
+	_ = r.Decode(&res)
+	expect(t, "seq in new epoch", res["event"].(map[string]any)["seq"], 1)
 	after := mustOK(t, c, "health", nil)["epoch"]
 	if after == before || after == nil {
 		t.Errorf("epoch did not change: %v -> %v", before, after)
@@ -477,13 +471,9 @@ func TestRPCStoreHung(t *testing.T) {
 	}
 	wg.Wait()
 	cl.Store.Signal(syscall.SIGCONT)
-	deadline := time.Now().Add(10 * time.Second)
-	for !call(t, c, "bus.publish", map[string]any{"topic": "a", "payload": "back"}).OK {
-		if time.Now().After(deadline) {
-			t.Fatal("no recovery after SIGCONT")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	eventually(t, 10*time.Second, 50*time.Millisecond, "no recovery after SIGCONT", func() bool {
+		return call(t, c, "bus.publish", map[string]any{"topic": "a", "payload": "back"}).OK
+	})
 }
 
 // TestRPCOversizedFrame: a frame above MP_RPC_MAX_MSG_BYTES costs its
