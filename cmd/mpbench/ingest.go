@@ -94,6 +94,10 @@ func (b *bench) ingestRun(t target, msgpackEnc bool, store string, n, batch int)
 func (b *bench) ingest() error {
 	for _, enc := range []string{"msgpack", "json"} {
 		for _, batch := range []int{100, 1} {
+			variant := fmt.Sprintf("%s batch=%d", enc, batch)
+			if b.skip("ingest", variant) {
+				continue
+			}
 			n := b.n(200000)
 			if batch == 1 {
 				n = b.n(50000)
@@ -115,7 +119,6 @@ func (b *bench) ingest() error {
 				mps = append(mps, m)
 				lost += l
 			}
-			variant := fmt.Sprintf("%s batch=%d", enc, batch)
 			b.add(row{scenario: "ingest", variant: variant, metric: "items/s", raw: medianOf(raws), mp: medianOf(mps), hasRaw: b.raw != nil, higher: true,
 				check: ratioAtLeast(0.4)})
 			b.add(row{scenario: "ingest", variant: variant, metric: "items lost", mp: float64(lost), check: zeroTarget})

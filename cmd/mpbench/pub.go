@@ -66,6 +66,9 @@ func subscribeAll(ctx context.Context, endpoint, prefix string, n, perMsg int) (
 func (b *bench) pubFanout() error {
 	n := b.n(100000)
 	for _, subs := range []int{1, 4} {
+		if b.skip("pub-fanout", fmt.Sprintf("subscribers=%d", subs)) {
+			continue
+		}
 		var rawRate, mpRate, storedRate float64
 		lost := 0
 		for _, t := range b.targets() {

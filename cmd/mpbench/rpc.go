@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -16,6 +17,43 @@ import (
 )
 
 const pollInterval = 100 * time.Millisecond
+
+// replyStatus reads a reply's req_id and ok without decoding the rest: the
+// client shares the machine with the server, and decoding whole replies
+// cost it four times what it costs to send the requests, CPU taken from
+// the server under test. Raw echo replies (the requests themselves) carry
+// no "ok" and count as ok.
+func replyStatus(reply []byte) (reqID string, ok bool, err error) {
+	ok = true
+	if wire.DetectEncoding(reply) == wire.JSON {
+		err = wire.ScanObject(reply, func(key string, raw []byte) {
+			switch key {
+			case "req_id":
+				_ = json.Unmarshal(raw, &reqID)
+			case "ok":
+				ok = string(raw) != "false"
+			}
+		})
+		return reqID, ok, err
+	}
+	d := msgpack.NewDecoder(bytes.NewReader(reply))
+	n, err := d.DecodeMapLen()
+	for ; err == nil && n > 0; n-- {
+		var key string
+		if key, err = d.DecodeString(); err != nil {
+			break
+		}
+		switch key {
+		case "req_id":
+			reqID, err = d.DecodeString()
+		case "ok":
+			ok, err = d.DecodeBool()
+		default:
+			err = d.Skip()
+		}
+	}
+	return reqID, ok, err
+}
 
 // payload250 is a plugin-like payload of about 250 bytes.
 func payload250(i int) map[string]any {
@@ -100,15 +138,14 @@ func rpcLoad(endpoint string, clients, window, per int, body func(client, i int)
 					received := time.Now() // before decoding: the client's parsing is not the server's latency
 					reply := frames[len(frames)-1]
 					sizes[c] += len(reply)
-					v, _, err := wire.Decode(reply)
-					rid, _ := v.Get("req_id")
-					i, perr := strconv.Atoi(rid.Str)
+					rid, ok, err := replyStatus(reply)
+					i, perr := strconv.Atoi(rid)
 					if err != nil || perr != nil || i < 0 || i >= per {
 						fails[c]++
 						lat = append(lat, 0)
 						continue
 					}
-					if ok, found := v.Get("ok"); found && ok.Kind == wire.Bool && !ok.Bool {
+					if !ok {
 						fails[c]++
 					}
 					lat = append(lat, received.Sub(sent[i]))
@@ -149,6 +186,10 @@ func (b *bench) rpcPublish() error {
 	for _, enc := range []string{"msgpack", "json"} {
 		for _, cw := range [][2]int{{1, 1}, {1, 64}, {8, 1}, {8, 64}} {
 			clients, window := cw[0], cw[1]
+			variant := fmt.Sprintf("%s C=%d W=%d", enc, clients, window)
+			if b.skip("rpc-publish", variant) {
+				continue
+			}
 			per := b.n(20000 / clients)
 			if window == 1 {
 				per = b.n(5000 / clients)
@@ -161,7 +202,6 @@ func (b *bench) rpcPublish() error {
 						"args": map[string]any{"store": "messages", "topic": fmt.Sprintf("bench.rpc.%d", c), "payload": payload250(i)}})
 				}
 			}
-			variant := fmt.Sprintf("%s C=%d W=%d", enc, clients, window)
 			run := func(t target) (rpcResult, error) {
 				return rpcLoad(t.rpc, clients, window, per, func(c, i int) []byte { return bodies[c][i] })
 			}

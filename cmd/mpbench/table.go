@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"text/tabwriter"
 
@@ -12,6 +13,7 @@ import (
 type bench struct {
 	reps  int
 	scale float64
+	only  *regexp.Regexp // runs only the variants it matches, nil for all
 	mp    target
 	raw   *target
 	rows  []row
@@ -28,6 +30,11 @@ type row struct {
 }
 
 func (b *bench) add(r row) { b.rows = append(b.rows, r) }
+
+// skip reports whether a variant is left out by -only.
+func (b *bench) skip(scenario, variant string) bool {
+	return b.only != nil && !b.only.MatchString(scenario+" "+variant)
+}
 
 // n scales a message count.
 func (b *bench) n(count int) int { return max(1, int(float64(count)*b.scale)) }
