@@ -30,8 +30,8 @@ type Config struct {
 	MaxReplyBytes int           `envconfig:"MAX_REPLY_BYTES" default:"67108864" desc:"largest reply; longer reads are cut and say truncated"`
 	ValidateMode  string        `envconfig:"VALIDATE_MODE" default:"strict" desc:"strict (BAD_ARGS), warn (log, use defaults) or off"`
 	StoreTimeout  time.Duration `envconfig:"RPC_STORE_TIMEOUT" default:"1500ms" desc:"deadline of each store call; past it the answer is UNAVAILABLE"`
-	Workers       int           `envconfig:"RPC_WORKERS" default:"64" desc:"requests served concurrently"`
-	Queue         int           `envconfig:"RPC_QUEUE" default:"1024" desc:"requests read ahead of the workers"`
+	Workers       int           `envconfig:"RPC_WORKERS" default:"64" desc:"store reads served concurrently (publishes are group-committed and take no worker)"`
+	Queue         int           `envconfig:"RPC_QUEUE" default:"1024" desc:"requests in progress beyond the workers; past both the edge stops reading and ZMQ queues"`
 	SndHWM        int           `envconfig:"RPC_SNDHWM" default:"100000" desc:"ROUTER send high-water mark"`
 	RcvHWM        int           `envconfig:"RPC_RCVHWM" default:"100000" desc:"ROUTER receive high-water mark"`
 	MaxMsgBytes   int64         `envconfig:"RPC_MAX_MSG_BYTES" default:"16777216" desc:"largest request frame; a client sending more is disconnected (keep above MP_PAYLOAD_MAX_BYTES)"`
@@ -70,9 +70,9 @@ func run(ctx context.Context, cfg Config, mode handler.Mode, log *slog.Logger) e
 	defer stopAdmin()
 
 	h := handler.New(handler.Config{
-		Limits: cfg.Config, MaxLimit: cfg.MaxLimit, MaxReplyBytes: cfg.MaxReplyBytes, Mode: mode, StoreTimeout: cfg.StoreTimeout,
+		Limits: cfg.Config, MaxLimit: cfg.MaxLimit, MaxReplyBytes: cfg.MaxReplyBytes, Mode: mode, StoreTimeout: cfg.StoreTimeout, Workers: cfg.Workers,
 	}, e.Link, log)
 	return server.Run(ctx, server.Config{
-		Endpoint: cfg.Endpoint, Workers: cfg.Workers, Queue: cfg.Queue, SndHWM: cfg.SndHWM, RcvHWM: cfg.RcvHWM, MaxMsgSize: cfg.MaxMsgBytes, Grace: cfg.Grace,
+		Endpoint: cfg.Endpoint, MaxInFlight: cfg.Workers + cfg.Queue, SndHWM: cfg.SndHWM, RcvHWM: cfg.RcvHWM, MaxMsgSize: cfg.MaxMsgBytes, Grace: cfg.Grace,
 	}, h.Handle, m, log, e.Bound)
 }

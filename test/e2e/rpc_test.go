@@ -496,3 +496,44 @@ func TestRPCOversizedFrame(t *testing.T) {
 		t.Fatal("rpc died")
 	}
 }
+
+// TestRPCReadSlots: MP_RPC_WORKERS bounds store reads only. With the one
+// read slot held by a read the hung store never answers, pings, health and
+// publishes are not queued behind it, and reads waiting for the slot hear
+// UNAVAILABLE within their own store timeout.
+func TestRPCReadSlots(t *testing.T) {
+	cl := startRPC(t, map[string]string{"MP_RPC_WORKERS": "1", "MP_RPC_STORE_TIMEOUT": "1s"})
+	c := dial(t, cl.RPC, client.JSON)
+	mustOK(t, c, "bus.publish", map[string]any{"topic": "a", "payload": 1})
+	cl.Store.Signal(syscall.SIGSTOP)
+	defer cl.Store.Signal(syscall.SIGCONT)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			r := call(t, c, "bus.get_recent", map[string]any{"topic": "a"})
+			if d := time.Since(start); d > 1500*time.Millisecond {
+				t.Errorf("read waiting for a slot answered after %v", d)
+			}
+			if r.Error == nil || r.Error.Code != "UNAVAILABLE" {
+				t.Errorf("read with the store hung: %.200s", r.Raw)
+			}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // the reads hold and wait for the slot
+	start := time.Now()
+	mustOK(t, c, "ping", nil)
+	if d := time.Since(start); d > 300*time.Millisecond {
+		t.Errorf("ping waited %v behind reads", d)
+	}
+	start = time.Now()
+	if r := call(t, c, "bus.publish", map[string]any{"topic": "a", "payload": 2}); r.Error == nil || r.Error.Code != "UNAVAILABLE" {
+		t.Errorf("publish with the store hung: %.200s", r.Raw)
+	}
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Errorf("publish answered after %v: it waited for a read slot", d)
+	}
+	wg.Wait()
+}

@@ -28,6 +28,10 @@ type Config struct {
 	// StoreTimeout bounds each store call; an unreachable store answers
 	// UNAVAILABLE within it.
 	StoreTimeout time.Duration
+	// Workers bounds the store reads in progress (replays and large reads
+	// cost the store CPU); further reads wait for a turn. Publishes share
+	// group-committed writes and pings need no store, so neither waits.
+	Workers int
 }
 
 // Handler answers requests.
@@ -35,6 +39,7 @@ type Handler struct {
 	cfg       Config
 	link      *storelink.Link
 	publisher *coalescer
+	readSlots chan struct{}
 	log       *slog.Logger
 	now       func() float64
 }
@@ -42,7 +47,8 @@ type Handler struct {
 // New returns a handler that reaches the store through link.
 func New(cfg Config, link *storelink.Link, log *slog.Logger) *Handler {
 	return &Handler{cfg: cfg, link: link, log: log, publisher: newCoalescer(link.Client(), cfg.StoreTimeout),
-		now: func() float64 { return float64(time.Now().UnixNano()) / 1e9 }}
+		readSlots: make(chan struct{}, max(1, cfg.Workers)),
+		now:       func() float64 { return float64(time.Now().UnixNano()) / 1e9 }}
 }
 
 // Ops are the known ops, for metric labels.
@@ -182,20 +188,34 @@ func (h *Handler) dispatch(ctx context.Context, req *request) (wire.Value, *prot
 		return obj("ok", wire.BoolValue(true), "ts", wire.FloatValue(h.now())), nil
 	case "health":
 		return h.health(ctx)
-	case "bus.list_topics":
-		return h.listTopics(ctx, req.args)
 	case "bus.publish":
 		return h.publish(ctx, req.args)
+	case "bus.list_topics", "bus.get_recent", "bus.get_since", "bus.query", "bus.replay":
+	default:
+		return wire.Value{}, errorf("UNKNOWN_OP", "unknown op: "+req.op)
+	}
+	// A read waits for a slot within its store timeout: the caller hears
+	// UNAVAILABLE in the same time whether the store is slow or busy.
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
+	defer cancel()
+	select {
+	case h.readSlots <- struct{}{}:
+		defer func() { <-h.readSlots }()
+	case <-ctx.Done():
+		return wire.Value{}, errUnavailable
+	}
+	switch req.op {
+	case "bus.list_topics":
+		return h.listTopics(ctx, req.args)
 	case "bus.get_recent":
 		return h.getRecent(ctx, req.args)
 	case "bus.get_since":
 		return h.getSince(ctx, req.args)
 	case "bus.query":
 		return h.query(ctx, req.args)
-	case "bus.replay":
+	default:
 		return h.replay(ctx, req.args)
 	}
-	return wire.Value{}, errorf("UNKNOWN_OP", "unknown op: "+req.op)
 }
 
 // obj builds an object from key, value pairs.
