@@ -54,7 +54,7 @@ func Encode(dst []byte, v Value, enc Encoding) ([]byte, error) {
 // EncodePayload turns a decoded payload into its stored form: compact JSON of
 // an object, a non-object x wrapped as {"value": x}.
 func EncodePayload(dst []byte, v Value) ([]byte, error) {
-	if v.Kind != Object {
+	if v.Kind != Object && (v.Kind != Encoded || !v.encodedObject()) {
 		v = ObjectValue([]Member{{Key: "value", Val: v}})
 	}
 	return AppendJSON(dst, v)
@@ -66,7 +66,7 @@ func SizeHint(v Value) int {
 	switch v.Kind {
 	case String, BigInt:
 		return len(v.Str) + 8
-	case Raw:
+	case Raw, Encoded:
 		return len(v.Raw)
 	case Array:
 		n := 2

@@ -25,9 +25,10 @@ func DecodeJSON(b []byte) (Value, error) {
 }
 
 type jsonParser struct {
-	b   []byte
-	i   int
-	buf []byte
+	b    []byte
+	i    int
+	buf  []byte
+	keep keeping // members left encoded (DecodeKeeping)
 }
 
 func (p *jsonParser) skipWS() {
@@ -90,7 +91,14 @@ func (p *jsonParser) object(depth int) (Value, error) {
 			return Value{}, err
 		}
 		k := string(kb) // before the value reuses the decode buffer
-		v, err := p.value(depth + 1)
+		var v Value
+		if p.keep.keeps(k, depth+1) {
+			start := p.i
+			err = p.skip(depth + 1)
+			v = Value{Kind: Encoded, Enc: JSON, Raw: p.b[start:p.i]}
+		} else {
+			v, err = p.value(depth + 1)
+		}
 		if err != nil {
 			return Value{}, err
 		}

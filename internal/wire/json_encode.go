@@ -34,6 +34,8 @@ func AppendJSON(dst []byte, v Value) ([]byte, error) {
 		return AppendString(dst, v.Str), nil
 	case Raw:
 		return append(dst, v.Raw...), nil
+	case Encoded:
+		return appendEncodedJSON(dst, v)
 	case Array:
 		dst = append(dst, '[')
 		for i := range v.Arr {

@@ -29,8 +29,9 @@ func DecodeMsgpack(b []byte) (Value, error) {
 }
 
 type mpDecoder struct {
-	b []byte
-	i int
+	b    []byte
+	i    int
+	keep keeping // members left encoded (DecodeKeeping)
 }
 
 // take returns the next n bytes.
@@ -201,7 +202,14 @@ func (d *mpDecoder) mapOf(n, depth int) (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
-		v, err := d.value(depth + 1)
+		var v Value
+		if k.Kind == String && d.keep.keeps(k.Str, depth+1) {
+			start := d.i
+			err = d.skip(depth + 1)
+			v = Value{Kind: Encoded, Enc: Msgpack, Raw: d.b[start:d.i]}
+		} else {
+			v, err = d.value(depth + 1)
+		}
 		if err != nil {
 			return Value{}, err
 		}
@@ -268,6 +276,12 @@ func encodeMsgpack(e *msgpack.Encoder, v Value) error {
 			}
 		}
 		return nil
+	case Encoded:
+		tree, err := v.Decoded()
+		if err != nil {
+			return err
+		}
+		return encodeMsgpack(e, tree)
 	case Raw:
 		b, err := AppendMsgpackFromJSON(nil, v.Raw)
 		if err != nil {

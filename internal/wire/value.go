@@ -27,11 +27,15 @@ const (
 	// Unrepresentable is a msgpack value JSON cannot carry: binary, ext, or
 	// a map with a non-string key. It decodes, and fails where it is used.
 	Unrepresentable
+	// Encoded is a checked value still in its wire encoding (Raw, in Enc),
+	// left so by DecodeKeeping; encoding it as JSON transcodes it directly.
+	Encoded
 )
 
 // Value is one decoded JSON/msgpack value.
 type Value struct {
 	Kind  Kind
+	Enc   Encoding // of an Encoded value
 	Bool  bool
 	Int   int64
 	Uint  uint64

@@ -75,7 +75,9 @@ func (r *Result) Valid() int {
 // Decode decodes one message body.
 func Decode(body []byte, lim limits.Config) Result {
 	var r Result
-	v, _, err := wire.Decode(body)
+	// A delta item's payload (items[i].payload) is only ever stored: it
+	// stays encoded until it becomes payload JSON.
+	v, _, err := wire.DecodeKeeping(body, "payload", 3)
 	if err != nil || v.Kind != wire.Object {
 		return Undecodable()
 	}

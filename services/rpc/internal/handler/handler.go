@@ -132,7 +132,9 @@ func (h *Handler) Handle(ctx context.Context, body []byte) (reply []byte, op str
 // decode checks, in order: decoding, envelope fields, version. Envelope
 // problems that cannot be answered in the request's terms answer in JSON.
 func (h *Handler) decode(body []byte) (*request, *protoError) {
-	v, enc, err := wire.Decode(body)
+	// args.payload is only ever stored: it stays encoded until it becomes
+	// payload JSON.
+	v, enc, err := wire.DecodeKeeping(body, "payload", 2)
 	if err != nil || v.Kind != wire.Object {
 		return nil, errorf("BAD_REQUEST", "invalid rpc envelope")
 	}
