@@ -63,8 +63,8 @@ func keepCorpus() [][]byte {
 	var out [][]byte
 	for _, s := range []string{
 		`{"p":{"b":1,"a":[1,2.50,"x\u00e9\n",null,true,false,{}],"c":1e2}}`,
-		`{"args":{"p":{"a":1,"a":2,"b":3}}}`,           // repeated key: first position, last value
-		`{"args":{"p":{"\u0061":1,"a":2}}}`,            // escaped key
+		`{"args":{"p":{"a":1,"a":2,"b":3}}}`,            // repeated key: first position, last value
+		`{"args":{"p":{"\u0061":1,"a":2}}}`,             // escaped key
 		`{"args":{"p":"text"},"p":[1,{"p":2}]}`,         // non-objects are wrapped
 		`{"args":{"p":123456789012345678901234567890}}`, // big integer
 		`{"args":{"p":-0.0}, "x" : [ ] }`,
@@ -82,9 +82,9 @@ func keepCorpus() [][]byte {
 	}
 	for _, v := range []any{
 		map[string]any{"p": map[string]any{"b": 1, "a": []any{1, 2.5, "x", nil, true, float32(1.5), uint64(math.MaxUint64), int64(-1 << 40)}}},
-		map[string]any{"args": map[string]any{"p": []byte{1, 2}}},                 // binary
+		map[string]any{"args": map[string]any{"p": []byte{1, 2}}},                   // binary
 		map[string]any{"args": map[string]any{"p": map[string]any{"x": []byte{1}}}}, // nested binary
-		map[string]any{"args": map[string]any{"p": map[int]int{1: 2}}},            // non-string key
+		map[string]any{"args": map[string]any{"p": map[int]int{1: 2}}},              // non-string key
 		map[string]any{"args": map[string]any{"p": "s"}, "p": nil},
 		map[string]any{"args": map[string]any{"p": many}}, // past the one-pass key count
 		map[string]any{"args": map[string]any{"p": map[string]any{"s": strings.Repeat("é", 100)}}},
