@@ -26,8 +26,8 @@ const pollInterval = 100 * time.Millisecond
 func replyStatus(reply []byte) (reqID string, ok bool, err error) {
 	ok = true
 	if wire.DetectEncoding(reply) == wire.JSON {
-		err = wire.ScanObject(reply, func(key string, raw []byte) {
-			switch key {
+		err = wire.ScanObject(reply, func(key, raw []byte) {
+			switch string(key) {
 			case "req_id":
 				_ = json.Unmarshal(raw, &reqID)
 			case "ok":

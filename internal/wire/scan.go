@@ -5,8 +5,9 @@ package wire
 // as they are skipped (structure, escapes, UTF-8, depth), so a body that
 // ScanObject accepts is valid JSON. It exists for the store's index
 // extraction, which needs a handful of top-level keys out of payloads that
-// are mostly text it never looks at.
-func ScanObject(b []byte, fn func(key string, raw []byte)) error {
+// are mostly text it never looks at. key is valid only during the call
+// (copying every key cost the store an allocation per payload member).
+func ScanObject(b []byte, fn func(key, raw []byte)) error {
 	p := jsonParser{b: b}
 	p.skipWS()
 	if p.i >= len(p.b) || p.b[p.i] != '{' {
@@ -23,12 +24,12 @@ func ScanObject(b []byte, fn func(key string, raw []byte)) error {
 		if err != nil {
 			return err
 		}
-		key := string(k)
+		// The key may sit in the decode buffer, which skip does not touch.
 		start := p.i
 		if err := p.skip(1); err != nil {
 			return err
 		}
-		fn(key, p.b[start:p.i])
+		fn(k, p.b[start:p.i])
 		p.skipWS()
 		if p.i >= len(p.b) {
 			return ErrSyntax

@@ -224,15 +224,15 @@ func FuzzDecodeMsgpack(f *testing.F) {
 func TestScanObject(t *testing.T) {
 	var keys []string
 	var raws []string
-	err := ScanObject([]byte(` {"a":1,"b":{"c":[1,"x\u00e9",{"d":null}]},"e":"s\"q"} `), func(k string, raw []byte) {
-		keys = append(keys, k)
+	err := ScanObject([]byte(` {"a":1,"b":{"c":[1,"x\u00e9",{"d":null}]},"e":"s\"q"} `), func(k, raw []byte) {
+		keys = append(keys, string(k))
 		raws = append(raws, string(raw))
 	})
 	if err != nil || fmt.Sprint(keys) != "[a b e]" || raws[1] != `{"c":[1,"x\u00e9",{"d":null}]}` || raws[2] != `"s\"q"` {
 		t.Fatalf("%v %q %v", keys, raws, err)
 	}
 	for _, bad := range []string{`[1]`, `{"a":}`, `{"a":1,}`, `{"a":"\x"}`, "{\"a\":\"\xff\"}", `{"a":[1,}`, `{"a":1} x`, `{"a":NaN}`} {
-		if err := ScanObject([]byte(bad), func(string, []byte) {}); err == nil {
+		if err := ScanObject([]byte(bad), func(_, _ []byte) {}); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}
@@ -241,7 +241,7 @@ func TestScanObject(t *testing.T) {
 func FuzzScanObject(f *testing.F) {
 	f.Add([]byte(`{"a":[1,{"b":"c"}],"d":"\u00e9"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		scanErr := ScanObject(b, func(string, []byte) {})
+		scanErr := ScanObject(b, func(_, _ []byte) {})
 		v, err := DecodeJSON(b)
 		// ScanObject accepts exactly the JSON objects DecodeJSON accepts.
 		if (scanErr == nil) != (err == nil && v.Kind == Object) {

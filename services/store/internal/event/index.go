@@ -32,10 +32,11 @@ var indexKeys = map[string]bool{
 func NewDraft(payload []byte) (*Draft, error) {
 	fields := wire.ObjectValue(make([]wire.Member, 0, 8))
 	var bad error
-	err := wire.ScanObject(payload, func(key string, raw []byte) {
-		if !indexKeys[key] || bad != nil {
+	err := wire.ScanObject(payload, func(k, raw []byte) {
+		if !indexKeys[string(k)] || bad != nil {
 			return
 		}
+		key := string(k)
 		var v wire.Value
 		if key == "metadata" {
 			v, bad = metadata(raw)
@@ -60,8 +61,8 @@ func metadata(raw []byte) (wire.Value, error) {
 	}
 	md := wire.ObjectValue(nil)
 	var bad error
-	err := wire.ScanObject(raw, func(key string, v []byte) {
-		if key == "conversation_id" && bad == nil {
+	err := wire.ScanObject(raw, func(k, v []byte) {
+		if key := string(k); key == "conversation_id" && bad == nil {
 			var cv wire.Value
 			cv, bad = wire.DecodeJSON(v)
 			md.Obj = setMember(md.Obj, key, cv)
