@@ -1,0 +1,49 @@
+package grpcx
+
+import (
+	"testing"
+
+	"google.golang.org/grpc/mem"
+)
+
+func TestBufferPool(t *testing.T) {
+	if _, ok := mem.DefaultBufferPool().(*bufferPool); !ok {
+		t.Fatalf("gRPC's default pool is %T", mem.DefaultBufferPool())
+	}
+	var p bufferPool
+	for _, c := range []struct{ n, cap int }{{0, 256}, {1, 256}, {256, 256}, {257, 512}, {52_000, 64 << 10}, {5 << 20, 8 << 20}, {64 << 20, 64 << 20}, {64<<20 + 1, 64<<20 + 1}} {
+		b := p.Get(c.n)
+		if len(*b) != c.n || cap(*b) != c.cap {
+			t.Errorf("Get(%d): len %d cap %d, want cap %d", c.n, len(*b), cap(*b), c.cap)
+		}
+		p.Put(b)
+	}
+	// A returned buffer is handed out again for any size of its tier.
+	b := p.Get(3000)
+	(*b)[0] = 7
+	p.Put(b)
+	again := p.Get(2100)
+	if len(*again) != 2100 || cap(*again) != 4096 {
+		t.Fatalf("reuse: len %d cap %d", len(*again), cap(*again))
+	}
+	// Buffers that are not a tier's size are not pooled.
+	odd := make([]byte, 1000)
+	p.Put(&odd)
+}
+
+func BenchmarkBufferPool52KB(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		pool mem.BufferPool
+	}{{"messageplane", &bufferPool{}}, {"grpc-default", func() mem.BufferPool {
+		p, _ := mem.NewBinaryTieredBufferPool(8, 12, 14, 15, 20)
+		return p
+	}()}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				buf := c.pool.Get(52_000)
+				c.pool.Put(buf)
+			}
+		})
+	}
+}
