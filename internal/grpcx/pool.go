@@ -13,14 +13,16 @@ import (
 // Get: a 52 KB read reply (get_recent of 100 events) cleared 1 MiB on the
 // store and again on the edge, and memclr was the largest single cost of
 // such reads in both profiles. This pool has a tier for every power of two
-// up to 64 MiB and hands buffers out as they are: gRPC overwrites what it
+// up to 1 MiB and hands buffers out as they are: gRPC overwrites what it
 // takes (reads fill, marshaling appends from empty), and the bytes never
-// leave this process.
+// leave this process. Larger buffers (multi-megabyte reads, rare) are
+// allocated to size and left to the collector: pooling them by powers of
+// two could nearly double what a large read holds.
 func init() { experimental.SetDefaultBufferPool(&bufferPool{}) }
 
 const (
 	minTier = 8  // 256 B
-	maxTier = 26 // 64 MiB, above the largest reply
+	maxTier = 20 // 1 MiB
 )
 
 type bufferPool struct {

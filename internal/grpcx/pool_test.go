@@ -11,7 +11,7 @@ func TestBufferPool(t *testing.T) {
 		t.Fatalf("gRPC's default pool is %T", mem.DefaultBufferPool())
 	}
 	var p bufferPool
-	for _, c := range []struct{ n, cap int }{{0, 256}, {1, 256}, {256, 256}, {257, 512}, {52_000, 64 << 10}, {5 << 20, 8 << 20}, {64 << 20, 64 << 20}, {64<<20 + 1, 64<<20 + 1}} {
+	for _, c := range []struct{ n, cap int }{{0, 256}, {1, 256}, {256, 256}, {257, 512}, {52_000, 64 << 10}, {1 << 20, 1 << 20}, {1<<20 + 1, 1<<20 + 1}, {5 << 20, 5 << 20}} {
 		b := p.Get(c.n)
 		if len(*b) != c.n || cap(*b) != c.cap {
 			t.Errorf("Get(%d): len %d cap %d, want cap %d", c.n, len(*b), cap(*b), c.cap)
