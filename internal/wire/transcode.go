@@ -8,8 +8,8 @@ import (
 // AppendMsgpackFromJSON transcodes one JSON value straight to msgpack,
 // without building a Value tree: msgpack replies carry the store's event
 // JSON (thousands of events for a large read) and decoding each into a tree
-// first cost more than the rest of the reply. Objects and arrays are counted
-// in a first pass (skip allocates nothing), then written.
+// first cost more than the rest of the reply. The input is checked as it is
+// read (DecodeJSON accepts exactly what this accepts).
 func AppendMsgpackFromJSON(dst, raw []byte) ([]byte, error) {
 	p := jsonParser{b: raw}
 	p.skipWS()
@@ -32,39 +32,7 @@ func (p *jsonParser) transcode(dst []byte, depth int) ([]byte, error) {
 	}
 	switch c := p.b[p.i]; {
 	case c == '{' || c == '[':
-		n, err := p.count()
-		if err != nil {
-			return dst, err
-		}
-		if c == '{' {
-			dst = appendMapHeader(dst, n)
-		} else {
-			dst = appendArrayHeader(dst, n)
-		}
-		p.i++ // past the opening bracket; count checked the structure
-		for k := 0; k < n; k++ {
-			p.skipWS()
-			if c == '{' {
-				s, err := p.strBytes()
-				if err != nil {
-					return dst, err
-				}
-				dst = appendMsgpackString(dst, s)
-				p.skipWS()
-				p.i++ // ':'
-				p.skipWS()
-			}
-			if dst, err = p.transcode(dst, depth+1); err != nil {
-				return dst, err
-			}
-			p.skipWS()
-			p.i++ // ',' or the closing bracket
-		}
-		if n == 0 {
-			p.skipWS()
-			p.i++
-		}
-		return dst, nil
+		return p.transcodeContainer(dst, depth)
 	case c == '"':
 		s, err := p.strBytes()
 		return appendMsgpackString(dst, s), err
@@ -91,45 +59,72 @@ func (p *jsonParser) transcode(dst []byte, depth int) ([]byte, error) {
 	return appendMsgpackFloat(dst, v.Float), nil
 }
 
-// count returns the members of the object or elements of the array at p.i,
-// checking its structure, without moving p.
-func (p *jsonParser) count() (int, error) {
-	q := jsonParser{b: p.b, i: p.i}
-	open := q.b[q.i]
-	q.i++
-	q.skipWS()
+// transcodeContainer transcodes an object or array in one pass. msgpack
+// puts the count first: a one-byte header is reserved and, for the rare
+// container of 16 or more, widened afterwards by moving what follows it
+// (counting in a first pass cost more than all the rest of a reply).
+func (p *jsonParser) transcodeContainer(dst []byte, depth int) ([]byte, error) {
+	open := p.b[p.i]
 	closing := byte('}')
 	if open == '[' {
 		closing = ']'
 	}
-	if q.i < len(q.b) && q.b[q.i] == closing {
-		return 0, nil
-	}
+	p.i++
+	start := len(dst)
+	dst = append(dst, 0)
 	n := 0
-	for {
-		q.skipWS()
-		if open == '{' {
-			if err := q.skipMemberKey(); err != nil {
-				return 0, err
+	p.skipWS()
+	if p.i < len(p.b) && p.b[p.i] == closing {
+		p.i++
+	} else {
+		for {
+			p.skipWS()
+			if open == '{' {
+				if p.i >= len(p.b) || p.b[p.i] != '"' {
+					return dst, ErrSyntax
+				}
+				k, err := p.strBytes()
+				if err != nil {
+					return dst, err
+				}
+				dst = appendMsgpackString(dst, k)
+				if err := p.colon(); err != nil {
+					return dst, err
+				}
 			}
+			var err error
+			if dst, err = p.transcode(dst, depth+1); err != nil {
+				return dst, err
+			}
+			n++
+			p.skipWS()
+			if p.i >= len(p.b) {
+				return dst, ErrSyntax
+			}
+			if p.b[p.i] == ',' {
+				p.i++
+				continue
+			}
+			if p.b[p.i] != closing {
+				return dst, ErrSyntax
+			}
+			p.i++
+			break
 		}
-		if err := q.skip(1); err != nil {
-			return 0, err
-		}
-		n++
-		q.skipWS()
-		if q.i >= len(q.b) {
-			return 0, ErrSyntax
-		}
-		if q.b[q.i] == ',' {
-			q.i++
-			continue
-		}
-		if q.b[q.i] != closing {
-			return 0, ErrSyntax
-		}
-		return n, nil
 	}
+	var buf [5]byte
+	var h []byte
+	if open == '{' {
+		h = appendMapHeader(buf[:0], n)
+	} else {
+		h = appendArrayHeader(buf[:0], n)
+	}
+	if extra := len(h) - 1; extra > 0 {
+		dst = append(dst, buf[:extra]...) // room; overwritten by the move
+		copy(dst[start+len(h):], dst[start+1:len(dst)-extra])
+	}
+	copy(dst[start:], h)
+	return dst, nil
 }
 
 func appendMapHeader(dst []byte, n int) []byte {

@@ -252,7 +252,10 @@ func FuzzScanObject(f *testing.F) {
 
 func FuzzTranscode(f *testing.F) {
 	for _, s := range []string{`{"seq":1,"ts":1.5,"index":{"a":null,"b":-7,"c":200,"d":70000,"e":5000000000},"payload":{"s":"x\u00e9\n","l":[1,2.5,true,false,[]],"o":{}}}`,
-		`[1e300,-0.0,18446744073709551615,123456789012345678901234567890]`, `"` + strings.Repeat("y", 70000) + `"`} {
+		`[1e300,-0.0,18446744073709551615,123456789012345678901234567890]`, `"` + strings.Repeat("y", 70000) + `"`,
+		// Containers whose msgpack header outgrows one byte (16+) or three (65536+).
+		`[` + strings.Repeat(`[1],`, 20) + `{"a":[` + strings.Repeat(`0,`, 70000) + `1]}]`,
+		`{` + strings.Repeat(`"k":{},`, 16) + `"z":[` + strings.Repeat(`"x",`, 15) + `"y"]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
