@@ -38,7 +38,8 @@ func replyStatus(reply []byte) (reqID string, ok bool, err error) {
 	}
 	d := msgpack.NewDecoder(bytes.NewReader(reply))
 	n, err := d.DecodeMapLen()
-	for ; err == nil && n > 0; n-- {
+	seen := 0
+	for ; err == nil && n > 0 && seen < 2; n-- { // both found: the rest is not read
 		var key string
 		if key, err = d.DecodeString(); err != nil {
 			break
@@ -46,8 +47,10 @@ func replyStatus(reply []byte) (reqID string, ok bool, err error) {
 		switch key {
 		case "req_id":
 			reqID, err = d.DecodeString()
+			seen++
 		case "ok":
 			ok, err = d.DecodeBool()
+			seen++
 		default:
 			err = d.Skip()
 		}
