@@ -1,9 +1,11 @@
 package event
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/messageplane/mp/internal/wire"
 )
@@ -18,12 +20,17 @@ type Draft struct {
 	timestampSet bool // false: index.timestamp is the event ts
 }
 
-// indexKeys are the payload keys the index reads.
-var indexKeys = map[string]bool{
-	"plugin_id": true, "source": true, "kind": true, "type": true, "message_type": true,
-	"message_id": true, "event_id": true, "lifecycle_id": true, "id": true, "task_id": true, "run_id": true,
-	"priority": true, "generation": true, "timestamp": true, "time": true, "metadata": true,
-}
+// indexKeys are the payload keys the index reads, each mapped to itself so
+// a lookup by the payload's bytes yields the name without copying it.
+var indexKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{"plugin_id", "source", "kind", "type", "message_type",
+		"message_id", "event_id", "lifecycle_id", "id", "task_id", "run_id",
+		"priority", "generation", "timestamp", "time", "metadata"} {
+		m[k] = k
+	}
+	return m
+}()
 
 // NewDraft checks a payload (compact JSON of an object, as the edges send
 // it) and extracts its index. Only the index keys' values are decoded; the
@@ -33,15 +40,15 @@ func NewDraft(payload []byte) (*Draft, error) {
 	fields := wire.ObjectValue(make([]wire.Member, 0, 8))
 	var bad error
 	err := wire.ScanObject(payload, func(k, raw []byte) {
-		if !indexKeys[string(k)] || bad != nil {
+		key, ok := indexKeys[string(k)]
+		if !ok || bad != nil {
 			return
 		}
-		key := string(k)
 		var v wire.Value
 		if key == "metadata" {
 			v, bad = metadata(raw)
 		} else {
-			v, bad = wire.DecodeJSON(raw)
+			v, bad = indexValue(raw)
 		}
 		fields.Obj = setMember(fields.Obj, key, v)
 	})
@@ -62,16 +69,31 @@ func metadata(raw []byte) (wire.Value, error) {
 	md := wire.ObjectValue(nil)
 	var bad error
 	err := wire.ScanObject(raw, func(k, v []byte) {
-		if key := string(k); key == "conversation_id" && bad == nil {
+		if string(k) == "conversation_id" && bad == nil {
 			var cv wire.Value
-			cv, bad = wire.DecodeJSON(v)
-			md.Obj = setMember(md.Obj, key, cv)
+			cv, bad = indexValue(v)
+			md.Obj = setMember(md.Obj, "conversation_id", cv)
 		}
 	})
 	if err == nil {
 		err = bad
 	}
 	return md, err
+}
+
+// indexValue decodes one index value that ScanObject has checked. A string
+// without escapes (nearly every id, kind and plugin name) is viewed in place
+// rather than copied: the draft copies what it keeps into the event, and
+// the view does not outlive NewDraft. Decoding each one cost the store an
+// allocation per index key per event.
+func indexValue(raw []byte) (wire.Value, error) {
+	if len(raw) >= 2 && raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+		if len(raw) == 2 {
+			return wire.StringValue(""), nil
+		}
+		return wire.StringValue(unsafe.String(&raw[1], len(raw)-2)), nil
+	}
+	return wire.DecodeJSON(raw)
 }
 
 // setMember keeps the last value of a repeated key, as wire's decoder does.

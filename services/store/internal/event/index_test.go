@@ -127,7 +127,7 @@ func TestEventJSON(t *testing.T) {
 }
 
 func FuzzIndex(f *testing.F) {
-	for _, s := range []string{`{"priority":" +7 ","timestamp":"1e5","generation":2.5,"metadata":{"conversation_id":"c"}}`, `{"id":"x","time":"nan"}`, `{"priority":[],"plugin_id":"\u0000"}`} {
+	for _, s := range []string{`{"priority":" +7 ","timestamp":"1e5","generation":2.5,"metadata":{"conversation_id":"c"}}`, `{"id":"x","time":"nan"}`, `{"priority":[],"plugin_id":"\u0000"}`, `{"kind":"","type":"a\"b","id":"é"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -147,5 +147,15 @@ func FuzzIndex(f *testing.F) {
 		if _, err := wire.DecodeJSON(out); err != nil {
 			t.Fatalf("event JSON invalid: %s: %v", out, err)
 		}
+		// indexValue's in-place strings decode as DecodeJSON does.
+		_ = wire.ScanObject(p, func(_, raw []byte) {
+			a, errA := indexValue(raw)
+			b, errB := wire.DecodeJSON(raw)
+			ja, _ := wire.AppendJSON(nil, a)
+			jb, _ := wire.AppendJSON(nil, b)
+			if (errA == nil) != (errB == nil) || string(ja) != string(jb) {
+				t.Fatalf("indexValue(%s) = %s, %v; DecodeJSON: %s, %v", raw, ja, errA, jb, errB)
+			}
+		})
 	})
 }
