@@ -15,9 +15,9 @@ import (
 // such reads in both profiles. This pool has a tier for every power of two
 // up to 1 MiB and hands buffers out as they are: gRPC overwrites what it
 // takes (reads fill, marshaling appends from empty), and the bytes never
-// leave this process. Larger buffers (multi-megabyte reads, rare) are
-// allocated to size and left to the collector: pooling them by powers of
-// two could nearly double what a large read holds.
+// leave this process. Larger buffers (multi-megabyte reads) come from one
+// more pool, allocated to size and reused by any request they fit: rounding
+// them up to a power of two could nearly double what a large read holds.
 func init() { experimental.SetDefaultBufferPool(&bufferPool{}) }
 
 const (
@@ -27,6 +27,7 @@ const (
 
 type bufferPool struct {
 	tiers [maxTier + 1]sync.Pool
+	large sync.Pool // above 1 MiB, any size
 }
 
 // tier is the power of two a buffer of n bytes comes from.
@@ -40,6 +41,10 @@ func tier(n int) int {
 func (p *bufferPool) Get(n int) *[]byte {
 	t := tier(n)
 	if t > maxTier {
+		if b, ok := p.large.Get().(*[]byte); ok && cap(*b) >= n {
+			*b = (*b)[:n]
+			return b
+		}
 		b := make([]byte, n)
 		return &b
 	}
@@ -53,7 +58,11 @@ func (p *bufferPool) Get(n int) *[]byte {
 
 func (p *bufferPool) Put(b *[]byte) {
 	c := cap(*b)
-	if c < 1<<minTier || c > 1<<maxTier || c&(c-1) != 0 {
+	if c > 1<<maxTier {
+		p.large.Put(b)
+		return
+	}
+	if c < 1<<minTier || c&(c-1) != 0 {
 		return // not one of ours: left to the garbage collector
 	}
 	p.tiers[bits.Len(uint(c))-1].Put(b)

@@ -26,6 +26,22 @@ func TestBufferPool(t *testing.T) {
 	if len(*again) != 2100 || cap(*again) != 4096 {
 		t.Fatalf("reuse: len %d cap %d", len(*again), cap(*again))
 	}
+	// A large buffer serves any large request it fits, at that length.
+	// (sync.Pool may drop a Put, as it does at random under -race: retry.)
+	reused := false
+	for range 20 {
+		p.Put(p.Get(5 << 20))
+		got := p.Get(3 << 20)
+		if len(*got) != 3<<20 {
+			t.Fatalf("large Get: len %d", len(*got))
+		}
+		if reused = cap(*got) == 5<<20; reused {
+			break
+		}
+	}
+	if !reused {
+		t.Error("a returned large buffer was never handed out again")
+	}
 	// Buffers that are not a tier's size are not pooled.
 	odd := make([]byte, 1000)
 	p.Put(&odd)

@@ -100,12 +100,25 @@ func (s *Server) Watch(req *mpv1.WatchRequest, stream grpc.ServerStreamingServer
 		case <-ctx.Done():
 		}
 	}()
+	// The response and its events are reused from batch to batch: Send
+	// has marshaled them when it returns (this server installs no stats
+	// handler or tracing, which could read them later).
+	var resp mpv1.WatchResponse
+	var events []mpv1.WatchEvent
 	err := s.svc.Watch(ctx, req.GetStore(), req.GetAfterSeq(), req.GetEpoch(), req.GetFromHead(), func(b *store.WatchBatch) error {
-		resp := &mpv1.WatchResponse{Epoch: b.Epoch, EpochReset: b.Reset, Skipped: b.Skipped, HeadSeq: b.HeadSeq, Events: make([]*mpv1.WatchEvent, len(b.Events))}
-		for i, e := range b.Events {
-			resp.Events[i] = &mpv1.WatchEvent{Seq: e.Seq, Topic: e.Topic, Event: e.JSON}
+		if cap(events) < len(b.Events) {
+			events = make([]mpv1.WatchEvent, len(b.Events))
 		}
-		return stream.Send(resp)
+		ptrs := resp.Events[:0]
+		resp.Reset()
+		resp.Epoch, resp.EpochReset, resp.Skipped, resp.HeadSeq, resp.Events = b.Epoch, b.Reset, b.Skipped, b.HeadSeq, ptrs
+		for i, e := range b.Events {
+			ev := &events[i]
+			ev.Reset()
+			ev.Seq, ev.Topic, ev.Event = e.Seq, e.Topic, e.JSON
+			resp.Events = append(resp.Events, ev)
+		}
+		return stream.Send(&resp)
 	})
 	if errors.Is(err, context.Canceled) {
 		select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -302,6 +303,17 @@ func TestLogCompaction(t *testing.T) {
 	}
 }
 
+// keep copies a watch batch, which is valid only until the callback returns.
+func keep(b *WatchBatch) *WatchBatch {
+	c := *b
+	c.Events = nil
+	for _, e := range b.Events {
+		e.JSON = slices.Clone(e.JSON)
+		c.Events = append(c.Events, e)
+	}
+	return &c
+}
+
 func TestWatch(t *testing.T) {
 	s := newSvc(t, 100, 2)
 	write(t, s, item("messages", "a", `{}`), item("messages", "a", `{}`), item("messages", "a", `{}`)) // seq 1 evicted
@@ -309,7 +321,7 @@ func TestWatch(t *testing.T) {
 	defer cancel()
 	batches := make(chan *WatchBatch, 100)
 	go func() {
-		_ = s.Watch(ctx, "messages", 0, s.Epoch(), false, func(b *WatchBatch) error { batches <- b; return nil })
+		_ = s.Watch(ctx, "messages", 0, s.Epoch(), false, func(b *WatchBatch) error { batches <- keep(b); return nil })
 	}()
 	b := <-batches
 	if b.Skipped != 1 || len(b.Events) != 2 || b.Events[0].Seq != 2 || b.HeadSeq != 3 {
@@ -323,7 +335,7 @@ func TestWatch(t *testing.T) {
 
 	// a stale epoch restarts from seq 1 and says so
 	go func() {
-		_ = s.Watch(ctx, "messages", 99, "old-epoch", false, func(b *WatchBatch) error { batches <- b; return nil })
+		_ = s.Watch(ctx, "messages", 99, "old-epoch", false, func(b *WatchBatch) error { batches <- keep(b); return nil })
 	}()
 	b = <-batches
 	if !b.Reset || b.Events[0].Seq != 2 || b.Skipped != 1 {
@@ -331,7 +343,7 @@ func TestWatch(t *testing.T) {
 	}
 	// from head: an empty first batch, then only new events
 	go func() {
-		_ = s.Watch(ctx, "messages", 0, "", true, func(b *WatchBatch) error { batches <- b; return nil })
+		_ = s.Watch(ctx, "messages", 0, "", true, func(b *WatchBatch) error { batches <- keep(b); return nil })
 	}()
 	b = <-batches
 	if len(b.Events) != 0 || b.HeadSeq != 4 {

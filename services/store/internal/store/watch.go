@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 
 	"github.com/messageplane/mp/services/store/internal/event"
 )
@@ -27,7 +28,10 @@ type WatchEvent struct {
 
 // Watch streams a store's retained events in seq order after `after` (or
 // from the current head), then new events as they arrive, until ctx ends or
-// send fails. The first batch is sent at once, even when empty.
+// send fails. The first batch is sent at once, even when empty. A batch
+// and its bytes are valid until send returns: their memory is reused for
+// the next batch (a stream follows every write, and a fresh render buffer
+// per batch was a third of the store's garbage under ingest).
 func (s *Service) Watch(ctx context.Context, store string, after uint64, epoch string, fromHead bool, send func(*WatchBatch) error) error {
 	st, err := s.store(store)
 	if err != nil {
@@ -47,9 +51,15 @@ func (s *Service) Watch(ctx context.Context, store string, after uint64, epoch s
 	s.mu.RUnlock()
 
 	first := true
+	var (
+		evs  []*event.Event
+		b    WatchBatch
+		buf  []byte
+		ends []int
+	)
 	for {
 		s.mu.RLock()
-		var evs []*event.Event
+		evs = evs[:0]
 		for i := st.logAfter(after); i < len(st.log) && len(evs) < WatchBatchMax; i++ {
 			if !st.log[i].Removed {
 				evs = append(evs, st.log[i])
@@ -59,21 +69,21 @@ func (s *Service) Watch(ctx context.Context, store string, after uint64, epoch s
 		s.mu.RUnlock()
 
 		if len(evs) > 0 || first {
-			b := &WatchBatch{Epoch: s.epoch, Reset: reset && first, HeadSeq: head, Events: make([]WatchEvent, len(evs))}
-			buf := make([]byte, 0, renderedSize(evs, st.name, false, 0))
-			ends := make([]int, len(evs))
-			for i, ev := range evs {
+			b = WatchBatch{Epoch: s.epoch, Reset: reset && first, HeadSeq: head, Events: b.Events[:0]}
+			buf = slices.Grow(buf[:0], renderedSize(evs, st.name, false, 0))
+			ends = ends[:0]
+			for _, ev := range evs {
 				b.Skipped += ev.Seq - after - 1
 				after = ev.Seq
 				buf = ev.AppendJSON(buf, st.name, false)
-				ends[i] = len(buf)
+				ends = append(ends, len(buf))
 			}
 			start := 0
 			for i, ev := range evs {
-				b.Events[i] = WatchEvent{Seq: ev.Seq, Topic: ev.Topic, JSON: buf[start:ends[i]:ends[i]]}
+				b.Events = append(b.Events, WatchEvent{Seq: ev.Seq, Topic: ev.Topic, JSON: buf[start:ends[i]:ends[i]]})
 				start = ends[i]
 			}
-			if err := send(b); err != nil {
+			if err := send(&b); err != nil {
 				return err
 			}
 			first = false
