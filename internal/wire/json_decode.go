@@ -103,18 +103,11 @@ func (p *jsonParser) object(depth int) (Value, error) {
 			return Value{}, err
 		}
 		obj = setMember(obj, k, v)
-		p.skipWS()
-		if p.i >= len(p.b) {
-			return Value{}, ErrSyntax
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
+		if more, err := p.next('}'); !more {
+			if err != nil {
+				return Value{}, err
+			}
 			return ObjectValue(obj), nil
-		default:
-			return Value{}, ErrSyntax
 		}
 	}
 }
@@ -155,6 +148,24 @@ func (p *jsonParser) colon() error {
 	return nil
 }
 
+// next reads what follows an element of an object or array: a comma (more
+// is true) or the closing bracket (the container is done).
+func (p *jsonParser) next(closing byte) (more bool, err error) {
+	p.skipWS()
+	if p.i >= len(p.b) {
+		return false, ErrSyntax
+	}
+	switch p.b[p.i] {
+	case ',':
+		p.i++
+		return true, nil
+	case closing:
+		p.i++
+		return false, nil
+	}
+	return false, ErrSyntax
+}
+
 func (p *jsonParser) array(depth int) (Value, error) {
 	p.i++ // [
 	arr := []Value{}
@@ -170,18 +181,11 @@ func (p *jsonParser) array(depth int) (Value, error) {
 			return Value{}, err
 		}
 		arr = append(arr, v)
-		p.skipWS()
-		if p.i >= len(p.b) {
-			return Value{}, ErrSyntax
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
+		if more, err := p.next(']'); !more {
+			if err != nil {
+				return Value{}, err
+			}
 			return ArrayValue(arr), nil
-		default:
-			return Value{}, ErrSyntax
 		}
 	}
 }

@@ -179,18 +179,8 @@ func (p *jsonParser) canonical(dst []byte, depth int) ([]byte, error) {
 			if dst, err = p.canonical(dst, depth+1); err != nil {
 				return dst, err
 			}
-			p.skipWS()
-			if p.i >= len(p.b) {
-				return dst, ErrSyntax
-			}
-			switch p.b[p.i] {
-			case ',':
-				p.i++
-			case '}':
-				p.i++
-				return append(dst, '}'), nil
-			default:
-				return dst, ErrSyntax
+			if more, err := p.next('}'); !more {
+				return append(dst, '}'), err
 			}
 		}
 	case c == '[':
@@ -210,18 +200,8 @@ func (p *jsonParser) canonical(dst []byte, depth int) ([]byte, error) {
 			if dst, err = p.canonical(dst, depth+1); err != nil {
 				return dst, err
 			}
-			p.skipWS()
-			if p.i >= len(p.b) {
-				return dst, ErrSyntax
-			}
-			switch p.b[p.i] {
-			case ',':
-				p.i++
-			case ']':
-				p.i++
-				return append(dst, ']'), nil
-			default:
-				return dst, ErrSyntax
+			if more, err := p.next(']'); !more {
+				return append(dst, ']'), err
 			}
 		}
 	case c == '"':

@@ -30,18 +30,11 @@ func ScanObject(b []byte, fn func(key, raw []byte)) error {
 			return err
 		}
 		fn(k, p.b[start:p.i])
-		p.skipWS()
-		if p.i >= len(p.b) {
-			return ErrSyntax
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
+		if more, err := p.next('}'); !more {
+			if err != nil {
+				return err
+			}
 			return p.end()
-		default:
-			return ErrSyntax
 		}
 	}
 }
@@ -84,19 +77,9 @@ func (p *jsonParser) skip(depth int) error {
 			if err := p.skip(depth + 1); err != nil {
 				return err
 			}
-			p.skipWS()
-			if p.i >= len(p.b) {
-				return ErrSyntax
+			if more, err := p.next(closing); !more {
+				return err
 			}
-			if p.b[p.i] == ',' {
-				p.i++
-				continue
-			}
-			if p.b[p.i] != closing {
-				return ErrSyntax
-			}
-			p.i++
-			return nil
 		}
 	case c == '"':
 		return p.skipString()

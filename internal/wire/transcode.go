@@ -97,19 +97,13 @@ func (p *jsonParser) transcodeContainer(dst []byte, depth int) ([]byte, error) {
 				return dst, err
 			}
 			n++
-			p.skipWS()
-			if p.i >= len(p.b) {
-				return dst, ErrSyntax
+			more, err := p.next(closing)
+			if err != nil {
+				return dst, err
 			}
-			if p.b[p.i] == ',' {
-				p.i++
-				continue
+			if !more {
+				break
 			}
-			if p.b[p.i] != closing {
-				return dst, ErrSyntax
-			}
-			p.i++
-			break
 		}
 	}
 	var buf [5]byte
