@@ -33,7 +33,7 @@ func main() {
 		noRaw     = flag.Bool("no-raw", false, "skip the raw-libzmq baseline")
 		reps      = flag.Int("reps", 3, "repetitions of each throughput figure (the median is reported)")
 		scale     = flag.Float64("scale", 1, "multiplies every message count (0.1 for a quick run)")
-		only      = flag.String("only", "", "regexp over \"scenario variant\": runs only the rpc-publish, ingest and pub-fanout variants it matches (e.g. 'msgpack C=8 W=64', for profiling)")
+		only      = flag.String("only", "", "regexp over \"scenario variant\": runs only the rpc-publish, ingest, pub-fanout and reads variants it matches (e.g. 'msgpack C=8 W=64', for profiling)")
 	)
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "Usage: mpbench [flags]\n\nRuns benchmark scenarios against a running Message Plane and a raw-libzmq\nbaseline started in-process, and prints each figure with its ratio to raw.\n\nFlags:\n")
