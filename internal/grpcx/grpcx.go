@@ -7,6 +7,7 @@ package grpcx
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -16,6 +17,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
+
+	"github.com/messageplane/mp/internal/lifecycle"
 )
 
 // ErrorDomain tags ErrorInfo details that carry a PROTOCOL.md error code.
@@ -108,4 +111,29 @@ func Unavailable(err error) bool {
 		return true
 	}
 	return false
+}
+
+// Recovery contains a panic in a server's handler: that call fails with
+// codes.Internal (the edge answers INTERNAL) and the store goes on serving
+// everyone else. Put it after interceptors that should see the failure.
+func Recovery(log *slog.Logger) []grpc.ServerOption {
+	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(recoverUnary(log)), grpc.ChainStreamInterceptor(recoverStream(log))}
+}
+
+func recoverUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+		if !lifecycle.Contain(log, info.FullMethod, func() { resp, err = h(ctx, req) }) {
+			return nil, status.Error(codes.Internal, "internal error")
+		}
+		return resp, err
+	}
+}
+
+func recoverStream(log *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+		if !lifecycle.Contain(log, info.FullMethod, func() { err = h(srv, ss) }) {
+			return status.Error(codes.Internal, "internal error")
+		}
+		return err
+	}
 }

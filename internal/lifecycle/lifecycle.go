@@ -62,3 +62,18 @@ func TuneGC(percent int) {
 		debug.SetGCPercent(percent)
 	}
 }
+
+// Contain runs fn and contains a panic in it: logged once with its stack,
+// reported as false, the process going on. Every request handler runs in
+// it, so one request that trips a bug costs that request (an INTERNAL
+// answer or a counted drop), never the service and everyone else's work.
+func Contain(log *slog.Logger, what string, fn func()) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("panic contained: "+what, "panic", r, "stack", string(debug.Stack()))
+			ok = false
+		}
+	}()
+	fn()
+	return true
+}

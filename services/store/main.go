@@ -56,9 +56,8 @@ func run(ctx context.Context, cfg Config, svc *store.Service, log *slog.Logger) 
 		return fmt.Errorf("grpc listen %s: %w", cfg.Listen, err)
 	}
 	limit := grpcx.MessageLimit(cfg.MaxReplyBytes)
-	gs := grpc.NewServer(append(grpcx.ServerOptions(limit),
-		grpc.ChainUnaryInterceptor(metrics.unary),
-	)...)
+	opts := append(grpcx.ServerOptions(limit), grpc.ChainUnaryInterceptor(metrics.unary))
+	gs := grpc.NewServer(append(opts, grpcx.Recovery(log)...)...)
 	stopping := make(chan struct{})
 	server.New(svc, stopping).Register(gs)
 	hs := health.NewServer()

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/messageplane/mp/internal/grpcx"
+	"github.com/messageplane/mp/internal/lifecycle"
 	"github.com/messageplane/mp/internal/limits"
 	"github.com/messageplane/mp/internal/zmqx"
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
@@ -64,7 +65,7 @@ func Run(ctx context.Context, cfg Config, store mpv1.StoreClient, stats *Stats, 
 	// flushCtx bounds the writer's retries once draining has gone on too long.
 	flushCtx, giveUp := context.WithCancel(context.Background())
 	defer giveUp()
-	go batchLoop(cfg, bodies, batches, stats)
+	go batchLoop(cfg, bodies, batches, stats, log)
 	go func() {
 		defer close(writerDone)
 		writeLoop(flushCtx, cfg, store, batches, stats, log)
@@ -157,7 +158,7 @@ loop:
 // batchLoop decodes messages and coalesces their writes. A batch goes to the
 // writer as soon as the writer is idle, or when it is full; so batches are
 // small when the store keeps up and large when it does not.
-func batchLoop(cfg Config, bodies <-chan []byte, out chan<- *batch, stats *Stats) {
+func batchLoop(cfg Config, bodies <-chan []byte, out chan<- *batch, stats *Stats, log *slog.Logger) {
 	defer close(out)
 	var cur *batch
 	for {
@@ -177,7 +178,10 @@ func batchLoop(cfg Config, bodies <-chan []byte, out chan<- *batch, stats *Stats
 				}
 				return
 			}
-			r := decode.Decode(body, cfg.Limits)
+			var r decode.Result
+			if !lifecycle.Contain(log, "decoding an ingest message", func() { r = decode.Decode(body, cfg.Limits) }) {
+				r = decode.Undecodable()
+			}
 			stats.ItemsReceived.Add(uint64(r.Items))
 			for reason, n := range r.Drops {
 				stats.Drop(reason, n)

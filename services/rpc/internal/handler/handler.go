@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc/status"
 
+	"github.com/messageplane/mp/internal/lifecycle"
 	"github.com/messageplane/mp/internal/limits"
 	"github.com/messageplane/mp/internal/storelink"
 	"github.com/messageplane/mp/internal/wire"
@@ -90,6 +91,17 @@ var (
 // Handle answers one request body. op is the request's op (for metrics,
 // "" when unknown) and outcome "ok" or the error code.
 func (h *Handler) Handle(ctx context.Context, body []byte) (reply []byte, op string, outcome Outcome) {
+	if !lifecycle.Contain(h.log, "answering an rpc request", func() { reply, op, outcome = h.handle(ctx, body) }) {
+		return internalReply, op, "INTERNAL"
+	}
+	return reply, op, outcome
+}
+
+// internalReply answers a request the edge failed on in a way it could not
+// encode (a bug): JSON, whatever the request's encoding.
+var internalReply = []byte(`{"v":1,"req_id":null,"ok":false,"result":null,"error":{"code":"INTERNAL","message":"internal error","details":null}}`)
+
+func (h *Handler) handle(ctx context.Context, body []byte) (reply []byte, op string, outcome Outcome) {
 	req, perr := h.decode(body)
 	var result wire.Value
 	if perr == nil {
@@ -123,7 +135,7 @@ func (h *Handler) Handle(ctx context.Context, body []byte) (reply []byte, op str
 	if err != nil {
 		// Only reachable through a bug (every value here is representable).
 		h.log.Error("encode reply", "err", err, "op", op, "req_id", reqID.Str)
-		out = []byte(`{"v":1,"req_id":null,"ok":false,"result":null,"error":{"code":"INTERNAL","message":"internal error","details":null}}`)
+		out = internalReply
 		outcome = "INTERNAL"
 	}
 	return out, op, outcome
