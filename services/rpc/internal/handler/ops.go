@@ -214,7 +214,7 @@ func (h *Handler) getRecent(ctx context.Context, a *args) (wire.Value, *protoErr
 	}
 	cctx, cancel := h.call(ctx)
 	defer cancel()
-	r, err := h.link.Client().GetRecent(cctx, &mpv1.GetRecentRequest{Store: store, Topic: want, Read: ro})
+	r, err := h.link.Client().GetRecent(cctx, &mpv1.GetRecentRequest{Store: store, Topic: want, Read: ro}, grpcx.BulkReplies())
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.get_recent")
 	}
@@ -234,7 +234,7 @@ func (h *Handler) getSince(ctx context.Context, a *args) (wire.Value, *protoErro
 	}
 	cctx, cancel := h.call(ctx)
 	defer cancel()
-	r, err := h.link.Client().GetSince(cctx, &mpv1.GetSinceRequest{Store: store, Topic: topic, AfterSeq: uint64(after), Read: ro})
+	r, err := h.link.Client().GetSince(cctx, &mpv1.GetSinceRequest{Store: store, Topic: topic, AfterSeq: uint64(after), Read: ro}, grpcx.BulkReplies())
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.get_since")
 	}
@@ -265,7 +265,7 @@ func (h *Handler) query(ctx context.Context, a *args) (wire.Value, *protoError) 
 	}
 	cctx, cancel := h.call(ctx)
 	defer cancel()
-	r, err := h.link.Client().Query(cctx, req)
+	r, err := h.link.Client().Query(cctx, req, grpcx.BulkReplies())
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.query")
 	}
@@ -311,7 +311,7 @@ func (h *Handler) replay(ctx context.Context, a *args) (wire.Value, *protoError)
 		Store: store, Plan: planJSON,
 		Read:     &mpv1.ReadOptions{Limit: uint32(limit), Light: light, MaxBytes: uint64(max(h.cfg.MaxReplyBytes-replyOverhead, 1))},
 		MaxLimit: uint32(h.cfg.MaxLimit), TopicNameMaxLen: uint32(h.cfg.Limits.TopicNameMaxLen),
-	})
+	}, grpcx.BulkReplies())
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.replay")
 	}
