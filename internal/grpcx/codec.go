@@ -13,7 +13,8 @@ import (
 )
 
 // BulkReplies is the call option for the store's bulk replies (Watch and
-// the reads). protobuf-go copies every bytes field out of a received
+// the reads); the store's server uses the same codec (ServerOptions) to
+// send read replies without copying them. protobuf-go copies every bytes field out of a received
 // message: for a Watch batch one allocation and copy per event (half of
 // mp-pub's CPU under ingest), for a 5 MB read a second copy of it. This
 // codec copies the message once into a buffer of its own and decodes
@@ -28,7 +29,39 @@ func protoCodec() encoding.CodecV2 { return encoding.GetCodecV2("proto") }
 // Name is the content-subtype: the store sees ordinary protobuf.
 func (bulkCodec) Name() string { return "proto" }
 
-func (bulkCodec) Marshal(v any) (mem.BufferSlice, error) { return protoCodec().Marshal(v) }
+func (bulkCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if m, ok := v.(*mpv1.ReadResponse); ok {
+		return marshalReadResponse(m), nil
+	}
+	return protoCodec().Marshal(v)
+}
+
+// marshalReadResponse encodes a read reply around its items without
+// copying them (megabytes for a large read): gRPC writes the items from
+// where the store rendered them and then hands the buffer back to the
+// pool. The response must not be used once marshaled.
+func marshalReadResponse(m *mpv1.ReadResponse) mem.BufferSlice {
+	var head, tail []byte
+	if len(m.Items) > 0 {
+		head = protowire.AppendTag(head, 1, protowire.BytesType)
+		head = protowire.AppendVarint(head, uint64(len(m.Items)))
+	}
+	if m.Truncated {
+		tail = protowire.AppendVarint(protowire.AppendTag(tail, 2, protowire.VarintType), 1)
+	}
+	if m.HeadSeq != 0 {
+		tail = protowire.AppendVarint(protowire.AppendTag(tail, 3, protowire.VarintType), m.HeadSeq)
+	}
+	if m.Epoch != "" {
+		tail = protowire.AppendString(protowire.AppendTag(tail, 4, protowire.BytesType), m.Epoch)
+	}
+	if m.Count != 0 {
+		tail = protowire.AppendVarint(protowire.AppendTag(tail, 5, protowire.VarintType), uint64(m.Count))
+	}
+	items := m.Items
+	m.Items = nil
+	return mem.BufferSlice{mem.SliceBuffer(head), mem.NewBuffer(&items, pool), mem.SliceBuffer(tail)}
+}
 
 func (bulkCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	switch m := v.(type) {

@@ -1,6 +1,7 @@
 package grpcx
 
 import (
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/mem"
@@ -72,4 +73,38 @@ func FuzzBulkCodec(f *testing.F) {
 		decodeBoth(t, &mpv1.WatchResponse{}, b)
 		decodeBoth(t, &mpv1.ReadResponse{}, b)
 	})
+}
+
+func TestMarshalReadResponse(t *testing.T) {
+	for mask := range 32 {
+		m := &mpv1.ReadResponse{}
+		if mask&1 != 0 {
+			m.Items = []byte(`[{"seq":1}]` + strings.Repeat(" ", mask*100))
+		}
+		m.Truncated = mask&2 != 0
+		if mask&4 != 0 {
+			m.HeadSeq = 1 << 50
+		}
+		if mask&8 != 0 {
+			m.Epoch = "0123456789abcdef"
+		}
+		if mask&16 != 0 {
+			m.Count = 7
+		}
+		want, _ := proto.Marshal(m)
+		orig := proto.Clone(m)
+		bs, err := bulkCodec{}.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := bs.Materialize()
+		bs.Free()
+		if string(got) != string(want) {
+			t.Fatalf("mask %d: %x, protobuf %x", mask, got, want)
+		}
+		var back mpv1.ReadResponse
+		if err := proto.Unmarshal(got, &back); err != nil || !proto.Equal(&back, orig) {
+			t.Fatalf("mask %d: %v %v", mask, &back, err)
+		}
+	}
 }

@@ -71,6 +71,7 @@ func ServerOptions(maxMsg int) []grpc.ServerOption {
 		grpc.InitialConnWindowSize(window),
 		grpc.ReadBufferSize(sockBuf),
 		grpc.WriteBufferSize(sockBuf),
+		grpc.ForceServerCodecV2(bulkCodec{}),
 	}
 }
 

@@ -18,7 +18,15 @@ import (
 // leave this process. Larger buffers (multi-megabyte reads) come from one
 // more pool, allocated to size and reused by any request they fit: rounding
 // them up to a power of two could nearly double what a large read holds.
-func init() { experimental.SetDefaultBufferPool(&bufferPool{}) }
+func init() { experimental.SetDefaultBufferPool(pool) }
+
+var pool = &bufferPool{}
+
+// Buffer returns an empty buffer of capacity n or more from the pool gRPC
+// uses. The store renders read replies into one: handed to gRPC in a
+// ReadResponse, it is sent as it is and comes back to the pool once
+// written (BulkReplies); dropped instead, the collector takes it.
+func Buffer(n int) []byte { return (*pool.Get(n))[:0] }
 
 const (
 	minTier = 8  // 256 B

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"github.com/messageplane/mp/internal/grpcx"
 	"github.com/messageplane/mp/services/store/internal/event"
 )
 
@@ -141,9 +142,8 @@ func Render(evs []*event.Event, store string, light bool, maxBytes int, keepLast
 	if maxBytes > 0 {
 		size = min(size, maxBytes)
 	}
-	buf := make([]byte, 1, size+2)
-	buf[0] = '['
-	var commas []int // position before each event but the first
+	buf := append(grpcx.Buffer(size+2), '[') // back to the pool once gRPC has sent it
+	var commas []int                         // position before each event but the first
 	if keepLast {
 		commas = make([]int, 0, len(evs))
 	}
