@@ -1,11 +1,14 @@
 package grpcx
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
 )
@@ -17,6 +20,14 @@ func bulkSamples() []proto.Message {
 			{Seq: 1, Topic: "a", Event: []byte(`{"seq":1}`)}, {}, {Seq: 3, Topic: "é", Event: []byte(`{}`)}}},
 		&mpv1.ReadResponse{},
 		&mpv1.ReadResponse{Items: []byte(`[{"seq":1},{"seq":2}]`), Truncated: true, HeadSeq: 9, Epoch: "e2", Count: 2},
+		&mpv1.WriteRequest{},
+		&mpv1.WriteRequest{ProducerId: "ingest-1", Batch: 7, ReturnEvents: true, Ops: []*mpv1.WriteOp{
+			{Op: &mpv1.WriteOp_Item{Item: &mpv1.Item{Store: "messages", Topic: "a", Payload: []byte(`{"x":1}`)}}},
+			{Op: &mpv1.WriteOp_Item{Item: &mpv1.Item{Store: "messages", Topic: "b", Payload: []byte(`{}`)}}},
+			{Op: &mpv1.WriteOp_Replace{Replace: &mpv1.Replace{Store: "export", Topic: "snap", Payloads: [][]byte{[]byte(`{"a":1}`), []byte(`{"b":2}`)}}}},
+			{Op: &mpv1.WriteOp_Replace{Replace: &mpv1.Replace{Topic: "empty"}}},
+			{},
+		}},
 	}
 }
 
@@ -33,16 +44,26 @@ func decodeBoth(t *testing.T, m proto.Message, b []byte) {
 	}
 	if wantErr == nil {
 		// Unknown fields are kept by protobuf and dropped here.
-		want.ProtoReflect().SetUnknown(nil)
-		if w, ok := want.(*mpv1.WatchResponse); ok {
-			for _, ev := range w.Events {
-				ev.ProtoReflect().SetUnknown(nil)
-			}
-		}
+		dropUnknown(want.ProtoReflect())
 		if !proto.Equal(want, got) {
 			t.Fatalf("%T from %x:\nprotobuf %v\nbulk     %v", m, b, want, got)
 		}
 	}
+}
+
+func dropUnknown(m protoreflect.Message) {
+	m.SetUnknown(nil)
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsList() && fd.Message() != nil:
+			for i := 0; i < v.List().Len(); i++ {
+				dropUnknown(v.List().Get(i).Message())
+			}
+		case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
+			dropUnknown(v.Message())
+		}
+		return true
+	})
 }
 
 func TestBulkCodec(t *testing.T) {
@@ -72,6 +93,7 @@ func FuzzBulkCodec(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		decodeBoth(t, &mpv1.WatchResponse{}, b)
 		decodeBoth(t, &mpv1.ReadResponse{}, b)
+		decodeBoth(t, &mpv1.WriteRequest{}, b)
 	})
 }
 
@@ -106,5 +128,20 @@ func TestMarshalReadResponse(t *testing.T) {
 		if err := proto.Unmarshal(got, &back); err != nil || !proto.Equal(&back, orig) {
 			t.Fatalf("mask %d: %v %v", mask, &back, err)
 		}
+	}
+}
+
+// TestWriteOpMerges: a oneof member sent twice merges, another member
+// replaces it, as protobuf decodes them.
+func TestWriteOpMerges(t *testing.T) {
+	msg := func(fields ...[]byte) []byte { return bytes.Join(fields, nil) }
+	field := func(num protowire.Number, b []byte) []byte {
+		return protowire.AppendBytes(protowire.AppendTag(nil, num, protowire.BytesType), b)
+	}
+	item1 := field(1, msg(field(1, []byte("s")), field(3, []byte(`{"a":1}`))))
+	item2 := field(1, msg(field(2, []byte("t"))))
+	replace := field(2, msg(field(2, []byte("r")), field(3, []byte(`{}`))))
+	for _, op := range [][]byte{msg(item1, item2), msg(item1, replace), msg(replace, item1, item2), msg(replace, replace)} {
+		decodeBoth(t, &mpv1.WriteRequest{}, field(3, op))
 	}
 }
