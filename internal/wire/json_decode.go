@@ -90,7 +90,7 @@ func (p *jsonParser) object(depth int) (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
-		k := string(kb) // before the value reuses the decode buffer
+		k := memberName(kb) // before the value reuses the decode buffer
 		var v Value
 		if p.keep.keeps(k, depth+1) {
 			start := p.i

@@ -313,6 +313,14 @@ func (d *mpDecoder) toJSON(dst []byte, depth int) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
+// peekStr is strBytes at any position, the end of the body included.
+func (d *mpDecoder) peekStr() (b []byte, ok bool, err error) {
+	if d.i >= len(d.b) {
+		return nil, false, nil
+	}
+	return d.strBytes()
+}
+
 // strBytes reads a string if one is next (ok false, nothing read, if not).
 func (d *mpDecoder) strBytes() (b []byte, ok bool, err error) {
 	c := d.b[d.i]

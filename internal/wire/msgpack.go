@@ -198,7 +198,13 @@ func (d *mpDecoder) mapOf(n, depth int) (Value, error) {
 	obj := make([]Member, 0, n)
 	representable := true
 	for range n {
-		k, err := d.value(depth + 1)
+		var k Value
+		var err error
+		if kb, isStr, serr := d.peekStr(); isStr {
+			k, err = StringValue(memberName(kb)), serr
+		} else {
+			k, err = d.value(depth + 1)
+		}
 		if err != nil {
 			return Value{}, err
 		}

@@ -146,3 +146,34 @@ func setMember(obj []Member, key string, val Value) []Member {
 	}
 	return append(obj, Member{Key: key, Val: val})
 }
+
+// memberName returns an object member's name as a string. The protocol's
+// own names are constants rather than an allocation each: an ingest batch
+// repeats store, topic and payload in every item.
+func memberName(b []byte) string {
+	switch string(b) {
+	case "v":
+		return "v"
+	case "req_id":
+		return "req_id"
+	case "op":
+		return "op"
+	case "args":
+		return "args"
+	case "store":
+		return "store"
+	case "topic":
+		return "topic"
+	case "payload":
+		return "payload"
+	case "kind":
+		return "kind"
+	case "items":
+		return "items"
+	case "limit":
+		return "limit"
+	case "mode":
+		return "mode"
+	}
+	return string(b)
+}

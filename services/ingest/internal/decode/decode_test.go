@@ -89,3 +89,22 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeDelta100: one msgpack delta of 100 plugin-like items over
+// ten topics, as the bench tool pushes them.
+func BenchmarkDecodeDelta100(b *testing.B) {
+	items := make([]any, 100)
+	for i := range items {
+		items[i] = map[string]any{"store": "export", "topic": fmt.Sprintf("bench.%d", i%10), "payload": map[string]any{
+			"plugin_id": "bench-plugin", "priority": i % 10, "kind": "sample", "id": fmt.Sprintf("m-%d", i), "ts": 1.5,
+			"text": strings.Repeat("lorem ipsum ", 12), "tags": []any{"a", "b", "c"}}}
+	}
+	body, _ := msgpack.Marshal(map[string]any{"kind": "delta", "items": items})
+	big := limits.Config{TopicNameMaxLen: 128, PayloadMaxBytes: 1 << 20, ValidatePayloadBytes: true}
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := Decode(body, big); r.Valid() != 100 {
+			b.Fatalf("%d valid", r.Valid())
+		}
+	}
+}
