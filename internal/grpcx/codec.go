@@ -110,6 +110,21 @@ func nextField(buf []byte) (f field, rest []byte, err error) {
 	return f, buf[l:], nil
 }
 
+// eachField calls fn with every field of a message, in order.
+func eachField(buf []byte, fn func(f field) error) error {
+	for len(buf) > 0 {
+		f, rest, err := nextField(buf)
+		if err != nil {
+			return err
+		}
+		if err := fn(f); err != nil {
+			return err
+		}
+		buf = rest
+	}
+	return nil
+}
+
 func str(b []byte) (string, error) {
 	if !utf8.Valid(b) {
 		return "", errWire // proto3 strings are UTF-8; protobuf refuses others too
@@ -119,12 +134,7 @@ func str(b []byte) (string, error) {
 
 func decodeReadResponse(buf []byte, m *mpv1.ReadResponse) error {
 	m.Reset()
-	for len(buf) > 0 {
-		f, rest, err := nextField(buf)
-		if err != nil {
-			return err
-		}
-		buf = rest
+	return eachField(buf, func(f field) (err error) {
 		switch {
 		case f.num == 1 && f.typ == protowire.BytesType:
 			m.Items = f.b
@@ -133,81 +143,58 @@ func decodeReadResponse(buf []byte, m *mpv1.ReadResponse) error {
 		case f.num == 3 && f.typ == protowire.VarintType:
 			m.HeadSeq = f.n
 		case f.num == 4 && f.typ == protowire.BytesType:
-			if m.Epoch, err = str(f.b); err != nil {
-				return err
-			}
+			m.Epoch, err = str(f.b)
 		case f.num == 5 && f.typ == protowire.VarintType:
 			m.Count = uint32(f.n)
 		}
-	}
-	return nil
+		return err
+	})
 }
 
 func decodeWatchResponse(buf []byte, m *mpv1.WatchResponse) error {
 	m.Reset()
-	var events []mpv1.WatchEvent // one allocation for the batch's events
-	for pass := 0; pass < 2; pass++ {
-		rest := buf
-		n := 0
-		for len(rest) > 0 {
-			f, r, err := nextField(rest)
-			if err != nil {
-				return err
-			}
-			rest = r
-			if pass == 0 {
-				if f.num == 5 && f.typ == protowire.BytesType {
-					n++
-				}
-				continue
-			}
-			switch {
-			case f.num == 1 && f.typ == protowire.BytesType:
-				if m.Epoch, err = str(f.b); err != nil {
-					return err
-				}
-			case f.num == 2 && f.typ == protowire.VarintType:
-				m.EpochReset = protowire.DecodeBool(f.n)
-			case f.num == 3 && f.typ == protowire.VarintType:
-				m.Skipped = f.n
-			case f.num == 4 && f.typ == protowire.VarintType:
-				m.HeadSeq = f.n
-			case f.num == 5 && f.typ == protowire.BytesType:
-				ev := &events[n]
-				n++
-				if err := decodeWatchEvent(f.b, ev); err != nil {
-					return err
-				}
-				m.Events = append(m.Events, ev)
-			}
+	n := 0 // events, counted first: they come from one allocation
+	if err := eachField(buf, func(f field) error {
+		if f.num == 5 && f.typ == protowire.BytesType {
+			n++
 		}
-		if pass == 0 {
-			events = make([]mpv1.WatchEvent, n)
-			m.Events = make([]*mpv1.WatchEvent, 0, n)
-		}
+		return nil
+	}); err != nil {
+		return err
 	}
-	return nil
+	events := make([]mpv1.WatchEvent, n)
+	m.Events = make([]*mpv1.WatchEvent, 0, n)
+	return eachField(buf, func(f field) (err error) {
+		switch {
+		case f.num == 1 && f.typ == protowire.BytesType:
+			m.Epoch, err = str(f.b)
+		case f.num == 2 && f.typ == protowire.VarintType:
+			m.EpochReset = protowire.DecodeBool(f.n)
+		case f.num == 3 && f.typ == protowire.VarintType:
+			m.Skipped = f.n
+		case f.num == 4 && f.typ == protowire.VarintType:
+			m.HeadSeq = f.n
+		case f.num == 5 && f.typ == protowire.BytesType:
+			ev := &events[len(m.Events)]
+			m.Events = append(m.Events, ev)
+			err = decodeWatchEvent(f.b, ev)
+		}
+		return err
+	})
 }
 
 func decodeWatchEvent(buf []byte, ev *mpv1.WatchEvent) error {
-	for len(buf) > 0 {
-		f, rest, err := nextField(buf)
-		if err != nil {
-			return err
-		}
-		buf = rest
+	return eachField(buf, func(f field) (err error) {
 		switch {
 		case f.num == 1 && f.typ == protowire.VarintType:
 			ev.Seq = f.n
 		case f.num == 2 && f.typ == protowire.BytesType:
-			if ev.Topic, err = str(f.b); err != nil {
-				return err
-			}
+			ev.Topic, err = str(f.b)
 		case f.num == 3 && f.typ == protowire.BytesType:
 			ev.Event = f.b
 		}
-	}
-	return nil
+		return err
+	})
 }
 
 // decodeWriteRequest decodes a store write by hand: payloads point into
@@ -229,124 +216,81 @@ func decodeWriteRequest(buf []byte, m *mpv1.WriteRequest) error {
 		}
 		return s, err
 	}
-	n := 0
-	for rest := buf; len(rest) > 0; {
-		f, r, err := nextField(rest)
-		if err != nil {
-			return err
-		}
-		rest = r
+	n := 0 // ops, counted first: ops and items come from one allocation each
+	if err := eachField(buf, func(f field) error {
 		if f.num == 3 && f.typ == protowire.BytesType {
 			n++
 		}
+		return nil
+	}); err != nil {
+		return err
 	}
 	ops := make([]mpv1.WriteOp, n)
 	items := make([]mpv1.Item, n)
 	wrappers := make([]mpv1.WriteOp_Item, n)
 	m.Ops = make([]*mpv1.WriteOp, 0, n)
-	for len(buf) > 0 {
-		f, rest, err := nextField(buf)
-		if err != nil {
-			return err
-		}
-		buf = rest
+	return eachField(buf, func(f field) (err error) {
 		switch {
 		case f.num == 1 && f.typ == protowire.BytesType:
-			if m.ProducerId, err = str(f.b); err != nil {
-				return err
-			}
+			m.ProducerId, err = str(f.b)
 		case f.num == 2 && f.typ == protowire.VarintType:
 			m.Batch = f.n
 		case f.num == 3 && f.typ == protowire.BytesType:
 			k := len(m.Ops)
-			op := &ops[k]
-			if err := decodeWriteOp(f.b, op, &items[k], &wrappers[k], name); err != nil {
-				return err
-			}
-			m.Ops = append(m.Ops, op)
+			m.Ops = append(m.Ops, &ops[k])
+			err = decodeWriteOp(f.b, &ops[k], &items[k], &wrappers[k], name)
 		case f.num == 4 && f.typ == protowire.VarintType:
 			m.ReturnEvents = protowire.DecodeBool(f.n)
 		}
-	}
-	return nil
+		return err
+	})
 }
 
 func decodeWriteOp(buf []byte, op *mpv1.WriteOp, item *mpv1.Item, wrapper *mpv1.WriteOp_Item, name func([]byte) (string, error)) error {
-	for len(buf) > 0 {
-		f, rest, err := nextField(buf)
-		if err != nil {
-			return err
+	return eachField(buf, func(f field) error {
+		if f.typ != protowire.BytesType {
+			return nil
 		}
-		buf = rest
-		switch {
-		case f.num == 1 && f.typ == protowire.BytesType:
-			// A repeated oneof member merges into the one set; another
-			// member replaces it.
+		// A repeated oneof member merges into the one set; another member
+		// replaces it.
+		switch f.num {
+		case 1:
 			cur, ok := op.Op.(*mpv1.WriteOp_Item)
 			if !ok {
 				wrapper.Item = item
 				cur = wrapper
 				op.Op = cur
 			}
-			if err := decodeItem(f.b, cur.Item, name); err != nil {
-				return err
-			}
-		case f.num == 2 && f.typ == protowire.BytesType:
+			it := cur.Item
+			return decodeTarget(f.b, &it.Store, &it.Topic, func(b []byte) { it.Payload = b }, name)
+		case 2:
 			cur, ok := op.Op.(*mpv1.WriteOp_Replace)
 			if !ok {
 				cur = &mpv1.WriteOp_Replace{Replace: &mpv1.Replace{}}
 				op.Op = cur
 			}
-			if err := decodeReplace(f.b, cur.Replace, name); err != nil {
-				return err
-			}
+			r := cur.Replace
+			return decodeTarget(f.b, &r.Store, &r.Topic, func(b []byte) { r.Payloads = append(r.Payloads, b) }, name)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
-func decodeItem(buf []byte, it *mpv1.Item, name func([]byte) (string, error)) error {
-	for len(buf) > 0 {
-		f, rest, err := nextField(buf)
-		if err != nil {
-			return err
+// decodeTarget decodes an Item or a Replace: store (1), topic (2) and
+// payload bytes (3), which Item keeps the last of and Replace collects.
+func decodeTarget(buf []byte, store, topic *string, payload func([]byte), name func([]byte) (string, error)) error {
+	return eachField(buf, func(f field) (err error) {
+		if f.typ != protowire.BytesType {
+			return nil
 		}
-		buf = rest
-		switch {
-		case f.num == 1 && f.typ == protowire.BytesType:
-			if it.Store, err = name(f.b); err != nil {
-				return err
-			}
-		case f.num == 2 && f.typ == protowire.BytesType:
-			if it.Topic, err = name(f.b); err != nil {
-				return err
-			}
-		case f.num == 3 && f.typ == protowire.BytesType:
-			it.Payload = f.b
+		switch f.num {
+		case 1:
+			*store, err = name(f.b)
+		case 2:
+			*topic, err = name(f.b)
+		case 3:
+			payload(f.b)
 		}
-	}
-	return nil
-}
-
-func decodeReplace(buf []byte, r *mpv1.Replace, name func([]byte) (string, error)) error {
-	for len(buf) > 0 {
-		f, rest, err := nextField(buf)
-		if err != nil {
-			return err
-		}
-		buf = rest
-		switch {
-		case f.num == 1 && f.typ == protowire.BytesType:
-			if r.Store, err = name(f.b); err != nil {
-				return err
-			}
-		case f.num == 2 && f.typ == protowire.BytesType:
-			if r.Topic, err = name(f.b); err != nil {
-				return err
-			}
-		case f.num == 3 && f.typ == protowire.BytesType:
-			r.Payloads = append(r.Payloads, f.b)
-		}
-	}
-	return nil
+		return err
+	})
 }
