@@ -4,7 +4,6 @@ import (
 	"errors"
 	"unicode/utf8"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -12,16 +11,16 @@ import (
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
 )
 
-// BulkReplies is the call option for the store's bulk replies (Watch and
-// the reads); the store's server uses the same codec (ServerOptions) to
-// send read replies without copying them. protobuf-go copies every bytes field out of a received
-// message: for a Watch batch one allocation and copy per event (half of
-// mp-pub's CPU under ingest), for a 5 MB read a second copy of it. This
-// codec copies the message once into a buffer of its own and decodes
-// WatchResponse and ReadResponse by hand, their event bytes pointing into
-// that buffer; every other message goes through gRPC's proto codec.
-func BulkReplies() grpc.CallOption { return grpc.ForceCodecV2(bulkCodec{}) }
-
+// bulkCodec is the codec of every connection to the store (Dial) and of the
+// store's server (ServerOptions); both sides still speak plain protobuf.
+// protobuf-go copies every bytes field out of a received message: for a
+// Watch batch one allocation and copy per event (half of mp-pub's CPU under
+// ingest), for a 5 MB read a second copy of it, for a write six
+// allocations per item. This codec copies the message once into a buffer
+// of its own and decodes WatchResponse, ReadResponse and WriteRequest by
+// hand, their bytes pointing into that buffer, and marshals a
+// ReadResponse around its items without copying them; every other
+// message goes through gRPC's proto codec.
 type bulkCodec struct{}
 
 func protoCodec() encoding.CodecV2 { return encoding.GetCodecV2("proto") }

@@ -25,7 +25,7 @@ var pool = &bufferPool{}
 // Buffer returns an empty buffer of capacity n or more from the pool gRPC
 // uses. The store renders read replies into one: handed to gRPC in a
 // ReadResponse, it is sent as it is and comes back to the pool once
-// written (BulkReplies); dropped instead, the collector takes it.
+// written (the bulk codec); dropped instead, the collector takes it.
 func Buffer(n int) []byte { return (*pool.Get(n))[:0] }
 
 const (

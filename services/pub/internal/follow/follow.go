@@ -48,7 +48,7 @@ func New(store string, client mpv1.StoreClient, out chan<- []publish.Event, obs 
 	return &Follower{Store: store, out: out, obs: obs, log: log.With("store", store),
 		watch: func(ctx context.Context, req *mpv1.WatchRequest) (grpc.ServerStreamingClient[mpv1.WatchResponse], error) {
 			// Wait for the store instead of failing while it is down.
-			return client.Watch(ctx, req, grpc.WaitForReady(true), grpcx.BulkReplies())
+			return client.Watch(ctx, req, grpc.WaitForReady(true))
 		}}
 }
 

@@ -209,7 +209,8 @@ func (h *Handler) dispatch(ctx context.Context, req *request) (wire.Value, *prot
 		return wire.Value{}, errorf("UNKNOWN_OP", "unknown op: "+req.op)
 	}
 	// A read waits for a slot within its store timeout: the caller hears
-	// UNAVAILABLE in the same time whether the store is slow or busy.
+	// UNAVAILABLE in the same time whether the store is slow or busy. This
+	// one deadline bounds the wait and the store call.
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
 	defer cancel()
 	select {

@@ -18,6 +18,8 @@ const defaultLimit = 200
 // cutting a read to MP_MAX_REPLY_BYTES.
 const replyOverhead = 4096
 
+// call bounds a store call that runs outside the read slots (health); a
+// read's deadline is set once by dispatch, covering its wait for a slot.
 func (h *Handler) call(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, h.cfg.StoreTimeout)
 }
@@ -95,9 +97,7 @@ func (h *Handler) listTopics(ctx context.Context, a *args) (wire.Value, *protoEr
 	if pe := h.checkStore(store); pe != nil {
 		return wire.Value{}, pe
 	}
-	cctx, cancel := h.call(ctx)
-	defer cancel()
-	resp, err := h.link.Client().ListTopics(cctx, &mpv1.ListTopicsRequest{Store: store})
+	resp, err := h.link.Client().ListTopics(ctx, &mpv1.ListTopicsRequest{Store: store})
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.list_topics")
 	}
@@ -212,9 +212,7 @@ func (h *Handler) getRecent(ctx context.Context, a *args) (wire.Value, *protoErr
 	if topic == "*" {
 		want = ""
 	}
-	cctx, cancel := h.call(ctx)
-	defer cancel()
-	r, err := h.link.Client().GetRecent(cctx, &mpv1.GetRecentRequest{Store: store, Topic: want, Read: ro}, grpcx.BulkReplies())
+	r, err := h.link.Client().GetRecent(ctx, &mpv1.GetRecentRequest{Store: store, Topic: want, Read: ro})
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.get_recent")
 	}
@@ -232,9 +230,7 @@ func (h *Handler) getSince(ctx context.Context, a *args) (wire.Value, *protoErro
 	if pe := h.checkRead(store, topic); pe != nil {
 		return wire.Value{}, pe
 	}
-	cctx, cancel := h.call(ctx)
-	defer cancel()
-	r, err := h.link.Client().GetSince(cctx, &mpv1.GetSinceRequest{Store: store, Topic: topic, AfterSeq: uint64(after), Read: ro}, grpcx.BulkReplies())
+	r, err := h.link.Client().GetSince(ctx, &mpv1.GetSinceRequest{Store: store, Topic: topic, AfterSeq: uint64(after), Read: ro})
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.get_since")
 	}
@@ -263,9 +259,7 @@ func (h *Handler) query(ctx context.Context, a *args) (wire.Value, *protoError) 
 	if pe := h.checkRead(store, topic); pe != nil {
 		return wire.Value{}, pe
 	}
-	cctx, cancel := h.call(ctx)
-	defer cancel()
-	r, err := h.link.Client().Query(cctx, req, grpcx.BulkReplies())
+	r, err := h.link.Client().Query(ctx, req)
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.query")
 	}
@@ -305,13 +299,11 @@ func (h *Handler) replay(ctx context.Context, a *args) (wire.Value, *protoError)
 		pe.details = obj("reason", wire.StringValue("plan holds values JSON cannot carry"))
 		return wire.Value{}, pe
 	}
-	cctx, cancel := h.call(ctx)
-	defer cancel()
-	r, err := h.link.Client().Replay(cctx, &mpv1.ReplayRequest{
+	r, err := h.link.Client().Replay(ctx, &mpv1.ReplayRequest{
 		Store: store, Plan: planJSON,
 		Read:     &mpv1.ReadOptions{Limit: uint32(limit), Light: light, MaxBytes: uint64(max(h.cfg.MaxReplyBytes-replyOverhead, 1))},
 		MaxLimit: uint32(h.cfg.MaxLimit), TopicNameMaxLen: uint32(h.cfg.Limits.TopicNameMaxLen),
-	}, grpcx.BulkReplies())
+	})
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.replay")
 	}
