@@ -107,12 +107,7 @@ func (p *jsonParser) transcodeContainer(dst []byte, depth int) ([]byte, error) {
 		}
 	}
 	var buf [5]byte
-	var h []byte
-	if open == '{' {
-		h = appendMapHeader(buf[:0], n)
-	} else {
-		h = appendArrayHeader(buf[:0], n)
-	}
+	h := appendContainerHeader(buf[:0], n, open == '{')
 	if extra := len(h) - 1; extra > 0 {
 		dst = append(dst, buf[:extra]...) // room; overwritten by the move
 		copy(dst[start+len(h):], dst[start+1:len(dst)-extra])
@@ -121,24 +116,20 @@ func (p *jsonParser) transcodeContainer(dst []byte, depth int) ([]byte, error) {
 	return dst, nil
 }
 
-func appendMapHeader(dst []byte, n int) []byte {
+// appendContainerHeader writes a msgpack map or array header for n members
+// in the smallest form: fixmap/fixarray, then the 16- and 32-bit forms.
+func appendContainerHeader(dst []byte, n int, isMap bool) []byte {
+	fix, wide := byte(0x90), byte(0xdc) // array: fixarray, array16 (array32 follows)
+	if isMap {
+		fix, wide = 0x80, 0xde
+	}
 	switch {
 	case n < 16:
-		return append(dst, 0x80|byte(n))
+		return append(dst, fix|byte(n))
 	case n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(dst, 0xde), uint16(n))
+		return binary.BigEndian.AppendUint16(append(dst, wide), uint16(n))
 	}
-	return binary.BigEndian.AppendUint32(append(dst, 0xdf), uint32(n))
-}
-
-func appendArrayHeader(dst []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(dst, 0x90|byte(n))
-	case n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(dst, 0xdc), uint16(n))
-	}
-	return binary.BigEndian.AppendUint32(append(dst, 0xdd), uint32(n))
+	return binary.BigEndian.AppendUint32(append(dst, wide+1), uint32(n))
 }
 
 func appendMsgpackString(dst []byte, s []byte) []byte {
