@@ -1,5 +1,5 @@
 // Package client is a Go client for Message Plane's public ZMQ protocol
-// (PROTOCOL.md): RPC calls over a DEALER socket with req_id matching and
+// (docs/PROTOCOL.md): RPC calls over a DEALER socket with req_id matching and
 // pipelining, in JSON or msgpack. Plugins may import it; the end-to-end
 // tests and mpbench use it.
 package client

@@ -1,7 +1,7 @@
 // Package grpcx holds the gRPC settings every edge and the store share:
 // reconnect backoff capped near one second (gRPC's default grows to 120 s),
 // keepalives, message limits above the largest reply, and the mapping of
-// PROTOCOL.md error codes onto gRPC statuses.
+// docs/PROTOCOL.md error codes onto gRPC statuses.
 package grpcx
 
 import (
@@ -21,7 +21,7 @@ import (
 	"github.com/messageplane/mp/internal/lifecycle"
 )
 
-// ErrorDomain tags ErrorInfo details that carry a PROTOCOL.md error code.
+// ErrorDomain tags ErrorInfo details that carry a docs/PROTOCOL.md error code.
 const ErrorDomain = "messageplane"
 
 // MessageLimit is the gRPC message size limit for a reply limit: the
@@ -75,7 +75,7 @@ func ServerOptions(maxMsg int) []grpc.ServerOption {
 	}
 }
 
-// Error returns a status whose ErrorInfo reason is a PROTOCOL.md error code.
+// Error returns a status whose ErrorInfo reason is a docs/PROTOCOL.md error code.
 func Error(c codes.Code, reason, msg string) error {
 	st := status.New(c, msg)
 	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain}); err == nil {
@@ -84,7 +84,7 @@ func Error(c codes.Code, reason, msg string) error {
 	return st.Err()
 }
 
-// Reason returns the PROTOCOL.md error code carried by err, or "".
+// Reason returns the docs/PROTOCOL.md error code carried by err, or "".
 func Reason(err error) string {
 	st, ok := status.FromError(err)
 	if !ok {

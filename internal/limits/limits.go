@@ -1,5 +1,5 @@
 // Package limits holds the stateless limits the edges enforce before any
-// gRPC call (PROTOCOL.md "Limits"): topic rules and payload size. The rpc and
+// gRPC call (docs/PROTOCOL.md "Limits"): topic rules and payload size. The rpc and
 // ingest edges apply the same rules through this one package.
 package limits
 

@@ -15,7 +15,7 @@ func (e Encoding) String() string {
 	return "json"
 }
 
-// DetectEncoding applies PROTOCOL.md's rule: a body whose first
+// DetectEncoding applies docs/PROTOCOL.md's rule: a body whose first
 // non-whitespace byte is '{' is JSON, anything else is msgpack.
 func DetectEncoding(body []byte) Encoding {
 	for _, c := range body {

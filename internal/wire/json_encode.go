@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-// AppendJSON appends v as compact JSON in the canonical form of PROTOCOL.md
+// AppendJSON appends v as compact JSON in the canonical form of docs/PROTOCOL.md
 // "Payload JSON": keys in their order, no insignificant whitespace, non-ASCII
 // unescaped, only what JSON requires escaped, floats always with a fraction
 // or exponent. Unrepresentable values are an error.

@@ -1,7 +1,7 @@
 // Package wire is the value model and codecs of the public protocol: bodies
 // arrive as JSON or msgpack, are decoded into an ordered Value (object keys
 // keep the order the client sent), and are encoded back as compact JSON
-// (PROTOCOL.md "Payload JSON") or msgpack.
+// (docs/PROTOCOL.md "Payload JSON") or msgpack.
 package wire
 
 import (

@@ -1,5 +1,5 @@
 // Command mp-rpc is Message Plane's RPC edge: a ZMQ ROUTER that answers the
-// requests of PROTOCOL.md by calling the store service over gRPC.
+// requests of docs/PROTOCOL.md by calling the store service over gRPC.
 package main
 
 import (

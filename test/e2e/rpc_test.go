@@ -51,7 +51,7 @@ func expect(t *testing.T, what string, got, want any) {
 	}
 }
 
-// TestRPCProtocol checks every op and every error code of PROTOCOL.md with
+// TestRPCProtocol checks every op and every error code of docs/PROTOCOL.md with
 // both encodings, against the real mp-store and mp-rpc.
 func TestRPCProtocol(t *testing.T) {
 	cl := startRPC(t, map[string]string{"MP_TOPIC_NAME_MAX_LEN": "16", "MP_PAYLOAD_MAX_BYTES": "64"})

@@ -1,7 +1,7 @@
 // The internal contract between the Message Plane edges (rpc, ingest, pub)
-// and the store service. Plugins never see it: PROTOCOL.md is their contract.
+// and the store service. Plugins never see it: docs/PROTOCOL.md is their contract.
 //
-// Payloads and events cross as compact JSON bytes (PROTOCOL.md "Payload JSON"):
+// Payloads and events cross as compact JSON bytes (docs/PROTOCOL.md "Payload JSON"):
 // an edge encodes a payload once, the store renders each event's JSON from
 // those bytes without re-encoding them, and edges forward event bytes as-is.
 
@@ -29,7 +29,7 @@ const (
 )
 
 // Reject says why the store refused an item. Whole-call failures use gRPC
-// status codes with an ErrorInfo whose reason is the PROTOCOL.md error code.
+// status codes with an ErrorInfo whose reason is the docs/PROTOCOL.md error code.
 type Reject int32
 
 const (

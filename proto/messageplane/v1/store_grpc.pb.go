@@ -1,7 +1,7 @@
 // The internal contract between the Message Plane edges (rpc, ingest, pub)
-// and the store service. Plugins never see it: PROTOCOL.md is their contract.
+// and the store service. Plugins never see it: docs/PROTOCOL.md is their contract.
 //
-// Payloads and events cross as compact JSON bytes (PROTOCOL.md "Payload JSON"):
+// Payloads and events cross as compact JSON bytes (docs/PROTOCOL.md "Payload JSON"):
 // an edge encodes a payload once, the store renders each event's JSON from
 // those bytes without re-encoding them, and edges forward event bytes as-is.
 
@@ -52,7 +52,7 @@ type StoreClient interface {
 	GetRecent(ctx context.Context, in *GetRecentRequest, opts ...grpc.CallOption) (*ReadResponse, error)
 	GetSince(ctx context.Context, in *GetSinceRequest, opts ...grpc.CallOption) (*ReadResponse, error)
 	Query(ctx context.Context, in *QueryRequest, opts ...grpc.CallOption) (*ReadResponse, error)
-	// Replay evaluates a replay plan (PROTOCOL.md "bus.replay"), sent as JSON.
+	// Replay evaluates a replay plan (docs/PROTOCOL.md "bus.replay"), sent as JSON.
 	// A malformed plan fails with INVALID_ARGUMENT and reason UNSUPPORTED_PLAN.
 	Replay(ctx context.Context, in *ReplayRequest, opts ...grpc.CallOption) (*ReadResponse, error)
 	// Watch streams one store's retained events in seq order, starting after
@@ -174,7 +174,7 @@ type StoreServer interface {
 	GetRecent(context.Context, *GetRecentRequest) (*ReadResponse, error)
 	GetSince(context.Context, *GetSinceRequest) (*ReadResponse, error)
 	Query(context.Context, *QueryRequest) (*ReadResponse, error)
-	// Replay evaluates a replay plan (PROTOCOL.md "bus.replay"), sent as JSON.
+	// Replay evaluates a replay plan (docs/PROTOCOL.md "bus.replay"), sent as JSON.
 	// A malformed plan fails with INVALID_ARGUMENT and reason UNSUPPORTED_PLAN.
 	Replay(context.Context, *ReplayRequest) (*ReadResponse, error)
 	// Watch streams one store's retained events in seq order, starting after

@@ -1,4 +1,4 @@
-// Package decode turns one INGEST message (PROTOCOL.md "INGEST server") into
+// Package decode turns one INGEST message (docs/PROTOCOL.md "INGEST server") into
 // store writes, checking each item on its own: valid items become writes in
 // message order, invalid ones become counted drops. It is a pure function of
 // the body, so it is fuzzed directly.
@@ -33,7 +33,7 @@ const (
 var Reasons = []Reason{DecodeError, BadKind, ItemsNotList, InvalidStore, TopicRequired, TopicInvalid,
 	TopicTooLong, TooManyTopics, PayloadTooLarge, BadPayload, StoreError}
 
-// DefaultStore and SnapshotTopic are the defaults of PROTOCOL.md.
+// DefaultStore and SnapshotTopic are the defaults of docs/PROTOCOL.md.
 const (
 	DefaultStore  = "messages"
 	SnapshotTopic = "snapshot.all"

@@ -1,4 +1,4 @@
-// Package handler implements the RPC protocol of PROTOCOL.md: it decodes a
+// Package handler implements the RPC protocol of docs/PROTOCOL.md: it decodes a
 // request body (JSON or msgpack), validates it in the documented order,
 // calls the store over gRPC, and encodes the reply in the request's encoding.
 package handler

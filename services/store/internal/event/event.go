@@ -80,7 +80,7 @@ func (e *Event) HasGeneration() bool { return e.present&generationBit != 0 }
 // Size is the approximate memory an event holds, for accounting.
 func (e *Event) Size() int { return 120 + cap(e.data) }
 
-// AppendJSON renders the event as PROTOCOL.md describes it; light leaves
+// AppendJSON renders the event as docs/PROTOCOL.md describes it; light leaves
 // the payload out.
 func (e *Event) AppendJSON(dst []byte, store string, light bool) []byte {
 	dst = append(dst, `{"seq":`...)

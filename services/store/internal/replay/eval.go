@@ -25,7 +25,7 @@ func (it *item) payloadValue() wire.Value {
 	return it.payload
 }
 
-// field resolves a field name (PROTOCOL.md "Field names"): seq, ts, store,
+// field resolves a field name (docs/PROTOCOL.md "Field names"): seq, ts, store,
 // topic are the event's own; index.<key>; payload.<a>.<b>; any other bare
 // name is the index value unless null, then the payload's top level.
 func (it *item) field(name string) (wire.Value, bool) {
@@ -172,7 +172,7 @@ func (w *whereNode) match(it *item) bool {
 
 func (w *whereNode) field2(it *item) (wire.Value, bool) { return it.field(w.field) }
 
-// equal compares values as PROTOCOL.md says: numbers by value (1 == 1.0), a
+// equal compares values as docs/PROTOCOL.md says: numbers by value (1 == 1.0), a
 // boolean never equals a number, strings exactly, lists and objects deeply.
 func equal(a, b wire.Value) bool {
 	if a.IsNumber() && b.IsNumber() {

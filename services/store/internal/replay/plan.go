@@ -1,4 +1,4 @@
-// Package replay parses and evaluates bus.replay plans (PROTOCOL.md
+// Package replay parses and evaluates bus.replay plans (docs/PROTOCOL.md
 // "bus.replay"). Both plan shapes, the seed's {op, params, input/inputs} and
 // the upstream {kind: get|unary|binary, ...}, parse into one typed tree
 // before anything is evaluated; a plan that does not parse is refused whole.
@@ -13,7 +13,7 @@ import (
 	"github.com/messageplane/mp/services/store/internal/event"
 )
 
-// Limits of a plan (PROTOCOL.md "Limits").
+// Limits of a plan (docs/PROTOCOL.md "Limits").
 const (
 	MaxNodes    = 256
 	MaxDepth    = 16

@@ -1,6 +1,6 @@
 // Package server exposes the store over the internal gRPC contract
 // (proto/messageplane/v1) and maps store refusals to statuses whose reason
-// is the PROTOCOL.md error code.
+// is the docs/PROTOCOL.md error code.
 package server
 
 import (

@@ -27,7 +27,7 @@ type Config struct {
 	Now func() float64
 }
 
-// Error is a refusal with a PROTOCOL.md error code.
+// Error is a refusal with a docs/PROTOCOL.md error code.
 type Error struct {
 	Code string
 	Msg  string
