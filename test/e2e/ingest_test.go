@@ -11,7 +11,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/messageplane/mp/client"
-	"github.com/messageplane/mp/internal/testenv"
+	"github.com/messageplane/mp/test/testenv"
 	"github.com/messageplane/mp/internal/zmqx"
 )
 

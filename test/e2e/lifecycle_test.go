@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/messageplane/mp/client"
-	"github.com/messageplane/mp/internal/testenv"
+	"github.com/messageplane/mp/test/testenv"
 )
 
 // TestGracefulShutdown: every service exits 0 on SIGTERM, edges first.

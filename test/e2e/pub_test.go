@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/messageplane/mp/client"
-	"github.com/messageplane/mp/internal/testenv"
+	"github.com/messageplane/mp/test/testenv"
 	"github.com/messageplane/mp/internal/zmqx"
 )
 

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/messageplane/mp/internal/testenv"
+	"github.com/messageplane/mp/test/testenv"
 )
 
 // TestStoreHealth: the store serves the standard gRPC health service and
