@@ -9,6 +9,7 @@ import (
 
 	"github.com/messageplane/mp/internal/admin"
 	"github.com/messageplane/mp/internal/config"
+	"github.com/messageplane/mp/internal/grpcx"
 	"github.com/messageplane/mp/internal/storelink"
 )
 
@@ -20,10 +21,11 @@ type Edge struct {
 	Bound func()
 }
 
-// New builds the admin server (not yet listening) and dials the store.
+// New builds the admin server (not yet listening) and dials the store,
+// counting the store calls in the standard grpc_client_* metrics.
 func New(name string, common config.Common, cfg config.Edge, maxMsg int, log *slog.Logger) (*Edge, error) {
 	adm := admin.New(name, log, common.Pprof)
-	link, err := storelink.Dial(cfg.StoreAddr, maxMsg, log)
+	link, err := storelink.Dial(cfg.StoreAddr, maxMsg, log, grpcx.NewClientMetrics(adm.Registry()))
 	if err != nil {
 		return nil, err
 	}
