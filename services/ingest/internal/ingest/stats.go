@@ -46,7 +46,7 @@ func NewStats(reg prometheus.Registerer, log *slog.Logger) *Stats {
 	)
 	s.writeLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "mp_ingest_store_write_duration_seconds", Help: "Latency of one store write call (a batch), by outcome: ok, or error (retried or given up).",
-		Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 13), // 0.1 ms .. 6 s (the 5 s write deadline),
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 13), // 0.1 ms .. 6 s (the 5 s write deadline)
 	}, []string{"outcome"})
 	reg.MustRegister(s.writeLatency)
 	for _, r := range decode.Reasons {
