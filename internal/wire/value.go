@@ -6,6 +6,8 @@ package wire
 
 import (
 	"errors"
+	"math"
+	"strings"
 )
 
 // Kind is the type of a Value.
@@ -121,16 +123,33 @@ func (v Value) AsFloat() (float64, bool) {
 }
 
 // AsInt returns an integral number as int64: ints, and floats with no
-// fraction within range (5.0 is 5). Booleans are never integers.
+// fraction (5.0 is 5). An integer beyond the 64-bit range (2**64, or the
+// integral float 1e300) is still an integer: it saturates at the nearest
+// int64 bound, so "at least 1" and "clamped to a maximum" hold for it.
+// Booleans are never integers.
 func (v Value) AsInt() (int64, bool) {
 	switch v.Kind {
 	case Int:
 		return v.Int, true
+	case Uint:
+		return math.MaxInt64, true
+	case BigInt:
+		if strings.HasPrefix(v.Str, "-") {
+			return math.MinInt64, true
+		}
+		return math.MaxInt64, true
 	case Float:
 		f := v.Float
-		if f == float64(int64(f)) && f >= -9.223372036854775808e18 && f < 9.223372036854775808e18 {
-			return int64(f), true
+		if math.Trunc(f) != f || math.IsInf(f, 0) {
+			return 0, false
 		}
+		switch {
+		case f >= 9.223372036854775808e18:
+			return math.MaxInt64, true
+		case f < -9.223372036854775808e18:
+			return math.MinInt64, true
+		}
+		return int64(f), true
 	}
 	return 0, false
 }

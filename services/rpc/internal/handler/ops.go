@@ -222,7 +222,11 @@ func (h *Handler) getRecent(ctx context.Context, a *args) (wire.Value, *protoErr
 func (h *Handler) getSince(ctx context.Context, a *args) (wire.Value, *protoError) {
 	store := a.store()
 	echo, topic := a.readTopic()
-	after, _ := a.integer("after_seq", 0)
+	after, hasAfter := a.integer("after_seq", 0)
+	afterEcho := wire.IntValue(after)
+	if hasAfter {
+		afterEcho, _ = a.get("after_seq") // as sent: 2**64 saturates above, but echoes whole
+	}
 	ro := h.readOpts(a)
 	if a.bad != "" {
 		return wire.Value{}, errField(a.bad)
@@ -234,7 +238,7 @@ func (h *Handler) getSince(ctx context.Context, a *args) (wire.Value, *protoErro
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.get_since")
 	}
-	return withTruncated(obj("store", wire.StringValue(store), "topic", echo, "after_seq", wire.IntValue(after), "items", items(r),
+	return withTruncated(obj("store", wire.StringValue(store), "topic", echo, "after_seq", afterEcho, "items", items(r),
 		"light", wire.BoolValue(ro.Light), "head_seq", uintValue(r.HeadSeq), "epoch", wire.StringValue(r.Epoch)), r), nil
 }
 

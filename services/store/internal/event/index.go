@@ -265,7 +265,9 @@ func timestampValue(x wire.Value) (float64, bool) {
 
 const asciiSpace = " \t\n\r\v\f"
 
-// isDecimalLiteral matches [+-]digits[.digits][(e|E)[+-]digits].
+// isDecimalLiteral matches docs/PROTOCOL.md's decimal literal: a sign, then
+// digits with an optional fraction ("5", "5.", "5.25") or a fraction alone
+// (".5"), then an optional exponent ("1e3", "5.E-2").
 func isDecimalLiteral(s string) bool {
 	i := 0
 	if i < len(s) && (s[i] == '+' || s[i] == '-') {
@@ -278,14 +280,14 @@ func isDecimalLiteral(s string) bool {
 		}
 		return i > start
 	}
-	if !digits() {
-		return false
-	}
+	whole := digits()
+	fraction := false
 	if i < len(s) && s[i] == '.' {
 		i++
-		if !digits() {
-			return false
-		}
+		fraction = digits()
+	}
+	if !whole && !fraction {
+		return false
 	}
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
 		i++

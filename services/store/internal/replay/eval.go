@@ -27,7 +27,9 @@ func (it *item) payloadValue() wire.Value {
 
 // field resolves a field name (docs/PROTOCOL.md "Field names"): seq, ts, store,
 // topic are the event's own; index.<key>; payload.<a>.<b>; any other bare
-// name is the index value unless null, then the payload's top level.
+// name is the index value unless null, then the payload's top-level value
+// when the payload has that key, else the index's null. A field is missing
+// (false) only when it is neither an index key nor a top-level payload key.
 func (it *item) field(name string) (wire.Value, bool) {
 	switch name {
 	case "seq":
@@ -54,7 +56,13 @@ func (it *item) field(name string) (wire.Value, bool) {
 		}
 		return v, true
 	}
-	if v, ok := it.ev.IndexValue(name); ok && v.Kind != wire.Null {
+	if v, ok := it.ev.IndexValue(name); ok {
+		if v.Kind != wire.Null {
+			return v, true
+		}
+		if pv, found := it.payloadValue().Get(name); found {
+			return pv, true
+		}
 		return v, true
 	}
 	return it.payloadValue().Get(name)
@@ -102,7 +110,9 @@ func (p *Plan) eval(n node, store string) []*item {
 	return nil
 }
 
-// read turns a leaf's events into items: the newest Limit (that match).
+// read turns a leaf's events into items: the newest Limit, ascending; with
+// filter fields (an upstream get) the newest Limit that match, newest first,
+// as the Python server answers it with its query.
 func (t *topicNode) read(store string) []*item {
 	evs := t.Events
 	if t.Match == nil {
@@ -122,7 +132,6 @@ func (t *topicNode) read(store string) []*item {
 			out = append(out, it)
 		}
 	}
-	slices.Reverse(out)
 	return out
 }
 

@@ -58,6 +58,10 @@ type Store struct {
 	log     []*event.Event // every retained event in seq order, plus removed ones not yet compacted
 	removed int            // removed events still in log
 	notify  chan struct{}  // closed and replaced whenever events are added
+
+	retained      int    // events held by the store's topics
+	retainedBytes int    // their approximate memory (event.Size)
+	evicted       uint64 // events pushed out by MP_TOPIC_MAXLEN
 }
 
 // Topic is one topic's retained events and counters.
@@ -109,9 +113,12 @@ func (s *Service) Config() Config { return s.cfg }
 
 // Head is one store's position.
 type Head struct {
-	Name       string
-	HeadSeq    uint64
-	TopicCount int
+	Name          string
+	HeadSeq       uint64
+	TopicCount    int
+	Retained      int    // events retained
+	RetainedBytes int    // their approximate memory
+	Evicted       uint64 // events evicted by the per-topic limit since start
 }
 
 // Heads returns every store's head seq and topic count, sorted by name.
@@ -121,7 +128,7 @@ func (s *Service) Heads() []Head {
 	out := make([]Head, 0, len(s.names))
 	for _, n := range s.names {
 		st := s.stores[n]
-		out = append(out, Head{Name: n, HeadSeq: st.seq, TopicCount: len(st.topics)})
+		out = append(out, Head{Name: n, HeadSeq: st.seq, TopicCount: len(st.topics), Retained: st.retained, RetainedBytes: st.retainedBytes, Evicted: st.evicted})
 	}
 	return out
 }
@@ -184,7 +191,10 @@ func (st *Store) add(t *Topic, d *event.Draft, now float64, maxLen int) *event.E
 	ev := d.Accept(st.seq, now, t.name)
 	if old := t.ring.push(ev, maxLen); old != nil {
 		st.remove(old)
+		st.evicted++
 	}
+	st.retained++
+	st.retainedBytes += ev.Size()
 	st.log = append(st.log, ev)
 	t.countTotal++
 	t.lastTS = now
@@ -201,6 +211,8 @@ func (st *Store) dropTopic(t *Topic) {
 func (st *Store) remove(ev *event.Event) {
 	ev.Removed = true
 	st.removed++
+	st.retained--
+	st.retainedBytes -= ev.Size()
 }
 
 // compact drops removed events from the seq log once they are the majority,

@@ -434,3 +434,24 @@ func TestRenderKeepNewest(t *testing.T) {
 		}
 	}
 }
+
+func TestRetentionCounters(t *testing.T) {
+	s := newSvc(t, 100, 2)
+	for i := 0; i < 5; i++ {
+		write(t, s, item("messages", "a", `{"k":1}`))
+	}
+	write(t, s, item("messages", "b", `{}`), item("messages", "b", `{}`))
+	h := s.Heads()[1]
+	if h.Retained != 4 || h.Evicted != 3 || h.RetainedBytes <= 0 {
+		t.Fatalf("after writes: %+v", h)
+	}
+	write(t, s, replace("messages", "a")) // removes the topic: not an eviction
+	h = s.Heads()[1]
+	if h.Retained != 2 || h.Evicted != 3 {
+		t.Fatalf("after replace: %+v", h)
+	}
+	write(t, s, replace("messages", "b"))
+	if h = s.Heads()[1]; h.Retained != 0 || h.RetainedBytes != 0 {
+		t.Fatalf("empty store still accounts memory: %+v", h)
+	}
+}
