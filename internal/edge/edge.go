@@ -1,11 +1,14 @@
 // Package edge is the start-up the three edge services (rpc, ingest, pub)
-// share: the admin listener, the store link with its readiness check, and a
-// readiness flag raised once the edge's ZMQ socket is bound.
+// share: the admin listener, the store link with its readiness check and
+// metrics (grpc_client_*, mp_store_link_up), and a readiness flag raised once
+// the edge's ZMQ socket is bound.
 package edge
 
 import (
 	"context"
 	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/messageplane/mp/internal/admin"
 	"github.com/messageplane/mp/internal/config"
@@ -30,6 +33,14 @@ func New(name string, common config.Common, cfg config.Edge, maxMsg int, log *sl
 		return nil, err
 	}
 	adm.AddCheck("store", link.Ready)
+	adm.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "mp_store_link_up", Help: "1 while this edge's link to the store is up (the store answered Info and the connection is not failing), else 0.",
+	}, func() float64 {
+		if link.Ready(context.Background()) != nil {
+			return 0
+		}
+		return 1
+	}))
 	return &Edge{Admin: adm, Link: link, Bound: adm.AddFlag(name)}, nil
 }
 
