@@ -72,7 +72,8 @@ func run(ctx context.Context, cfg Config, mode handler.Mode, log *slog.Logger) e
 	h := handler.New(handler.Config{
 		Limits: cfg.Config, MaxLimit: cfg.MaxLimit, MaxReplyBytes: cfg.MaxReplyBytes, Mode: mode, StoreTimeout: cfg.StoreTimeout, Workers: cfg.Workers,
 	}, e.Link, log)
+	defer h.Close()
 	return server.Run(ctx, server.Config{
 		Endpoint: cfg.Endpoint, MaxInFlight: cfg.Workers + cfg.Queue, SndHWM: cfg.SndHWM, RcvHWM: cfg.RcvHWM, MaxMsgSize: cfg.MaxMsgBytes, Grace: cfg.Grace,
-	}, h.Handle, m, log, e.Bound)
+	}, h, m, log, e.Bound)
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/messageplane/mp/client"
-	"github.com/messageplane/mp/test/testenv"
 	"github.com/messageplane/mp/internal/zmqx"
+	"github.com/messageplane/mp/test/testenv"
 )
 
 // pusher owns one PUSH socket (used from the test goroutine only).

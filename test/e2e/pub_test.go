@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/messageplane/mp/client"
-	"github.com/messageplane/mp/test/testenv"
 	"github.com/messageplane/mp/internal/zmqx"
+	"github.com/messageplane/mp/test/testenv"
 )
 
 // subMsg is one message received on a SUB socket.

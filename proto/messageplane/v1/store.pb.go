@@ -40,6 +40,9 @@ const (
 	Reject_REJECT_TOPIC_TOO_LONG  Reject = 4
 	Reject_REJECT_TOO_MANY_TOPICS Reject = 5
 	Reject_REJECT_BAD_PAYLOAD     Reject = 6
+	// The item's deadline passed before the store reached it: nothing was
+	// stored, so the edge can answer UNAVAILABLE truthfully.
+	Reject_REJECT_EXPIRED Reject = 7
 )
 
 // Enum value maps for Reject.
@@ -52,6 +55,7 @@ var (
 		4: "REJECT_TOPIC_TOO_LONG",
 		5: "REJECT_TOO_MANY_TOPICS",
 		6: "REJECT_BAD_PAYLOAD",
+		7: "REJECT_EXPIRED",
 	}
 	Reject_value = map[string]int32{
 		"REJECT_NONE":            0,
@@ -61,6 +65,7 @@ var (
 		"REJECT_TOPIC_TOO_LONG":  4,
 		"REJECT_TOO_MANY_TOPICS": 5,
 		"REJECT_BAD_PAYLOAD":     6,
+		"REJECT_EXPIRED":         7,
 	}
 )
 
@@ -257,10 +262,14 @@ func (x *StoreHead) GetTopicCount() uint32 {
 
 // Item appends one event. payload is a compact JSON object.
 type Item struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Store         string                 `protobuf:"bytes,1,opt,name=store,proto3" json:"store,omitempty"`
-	Topic         string                 `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
-	Payload       []byte                 `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Store   string                 `protobuf:"bytes,1,opt,name=store,proto3" json:"store,omitempty"`
+	Topic   string                 `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
+	Payload []byte                 `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`
+	// deadline (Unix nanoseconds, 0: none) is when the caller stops waiting:
+	// the store skips the item, answering REJECT_EXPIRED, when it reaches it
+	// later. Each caller of a coalesced write keeps its own deadline.
+	Deadline      int64 `protobuf:"varint,4,opt,name=deadline,proto3" json:"deadline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -314,6 +323,13 @@ func (x *Item) GetPayload() []byte {
 		return x.Payload
 	}
 	return nil
+}
+
+func (x *Item) GetDeadline() int64 {
+	if x != nil {
+		return x.Deadline
+	}
+	return 0
 }
 
 // Replace atomically replaces a topic's retained events with one new event
@@ -1531,11 +1547,12 @@ const file_messageplane_v1_store_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
 	"\bhead_seq\x18\x02 \x01(\x04R\aheadSeq\x12\x1f\n" +
 	"\vtopic_count\x18\x03 \x01(\rR\n" +
-	"topicCount\"L\n" +
+	"topicCount\"h\n" +
 	"\x04Item\x12\x14\n" +
 	"\x05store\x18\x01 \x01(\tR\x05store\x12\x14\n" +
 	"\x05topic\x18\x02 \x01(\tR\x05topic\x12\x18\n" +
-	"\apayload\x18\x03 \x01(\fR\apayload\"Q\n" +
+	"\apayload\x18\x03 \x01(\fR\apayload\x12\x1a\n" +
+	"\bdeadline\x18\x04 \x01(\x03R\bdeadline\"Q\n" +
 	"\aReplace\x12\x14\n" +
 	"\x05store\x18\x01 \x01(\tR\x05store\x12\x14\n" +
 	"\x05topic\x18\x02 \x01(\tR\x05topic\x12\x1a\n" +
@@ -1634,7 +1651,7 @@ const file_messageplane_v1_store_proto_rawDesc = "" +
 	"epochReset\x12\x18\n" +
 	"\askipped\x18\x03 \x01(\x04R\askipped\x12\x19\n" +
 	"\bhead_seq\x18\x04 \x01(\x04R\aheadSeq\x123\n" +
-	"\x06events\x18\x05 \x03(\v2\x1b.messageplane.v1.WatchEventR\x06events*\xb7\x01\n" +
+	"\x06events\x18\x05 \x03(\v2\x1b.messageplane.v1.WatchEventR\x06events*\xcb\x01\n" +
 	"\x06Reject\x12\x0f\n" +
 	"\vREJECT_NONE\x10\x00\x12\x18\n" +
 	"\x14REJECT_INVALID_STORE\x10\x01\x12\x19\n" +
@@ -1642,10 +1659,12 @@ const file_messageplane_v1_store_proto_rawDesc = "" +
 	"\x14REJECT_TOPIC_INVALID\x10\x03\x12\x19\n" +
 	"\x15REJECT_TOPIC_TOO_LONG\x10\x04\x12\x1a\n" +
 	"\x16REJECT_TOO_MANY_TOPICS\x10\x05\x12\x16\n" +
-	"\x12REJECT_BAD_PAYLOAD\x10\x062\xe1\x04\n" +
+	"\x12REJECT_BAD_PAYLOAD\x10\x06\x12\x12\n" +
+	"\x0eREJECT_EXPIRED\x10\a2\xb3\x05\n" +
 	"\x05Store\x12C\n" +
 	"\x04Info\x12\x1c.messageplane.v1.InfoRequest\x1a\x1d.messageplane.v1.InfoResponse\x12F\n" +
-	"\x05Write\x12\x1d.messageplane.v1.WriteRequest\x1a\x1e.messageplane.v1.WriteResponse\x12U\n" +
+	"\x05Write\x12\x1d.messageplane.v1.WriteRequest\x1a\x1e.messageplane.v1.WriteResponse\x12P\n" +
+	"\vWriteStream\x12\x1d.messageplane.v1.WriteRequest\x1a\x1e.messageplane.v1.WriteResponse(\x010\x01\x12U\n" +
 	"\n" +
 	"ListTopics\x12\".messageplane.v1.ListTopicsRequest\x1a#.messageplane.v1.ListTopicsResponse\x12M\n" +
 	"\tGetRecent\x12!.messageplane.v1.GetRecentRequest\x1a\x1d.messageplane.v1.ReadResponse\x12K\n" +
@@ -1707,22 +1726,24 @@ var file_messageplane_v1_store_proto_depIdxs = []int32{
 	20, // 11: messageplane.v1.WatchResponse.events:type_name -> messageplane.v1.WatchEvent
 	1,  // 12: messageplane.v1.Store.Info:input_type -> messageplane.v1.InfoRequest
 	7,  // 13: messageplane.v1.Store.Write:input_type -> messageplane.v1.WriteRequest
-	10, // 14: messageplane.v1.Store.ListTopics:input_type -> messageplane.v1.ListTopicsRequest
-	14, // 15: messageplane.v1.Store.GetRecent:input_type -> messageplane.v1.GetRecentRequest
-	15, // 16: messageplane.v1.Store.GetSince:input_type -> messageplane.v1.GetSinceRequest
-	16, // 17: messageplane.v1.Store.Query:input_type -> messageplane.v1.QueryRequest
-	17, // 18: messageplane.v1.Store.Replay:input_type -> messageplane.v1.ReplayRequest
-	19, // 19: messageplane.v1.Store.Watch:input_type -> messageplane.v1.WatchRequest
-	2,  // 20: messageplane.v1.Store.Info:output_type -> messageplane.v1.InfoResponse
-	9,  // 21: messageplane.v1.Store.Write:output_type -> messageplane.v1.WriteResponse
-	12, // 22: messageplane.v1.Store.ListTopics:output_type -> messageplane.v1.ListTopicsResponse
-	18, // 23: messageplane.v1.Store.GetRecent:output_type -> messageplane.v1.ReadResponse
-	18, // 24: messageplane.v1.Store.GetSince:output_type -> messageplane.v1.ReadResponse
-	18, // 25: messageplane.v1.Store.Query:output_type -> messageplane.v1.ReadResponse
-	18, // 26: messageplane.v1.Store.Replay:output_type -> messageplane.v1.ReadResponse
-	21, // 27: messageplane.v1.Store.Watch:output_type -> messageplane.v1.WatchResponse
-	20, // [20:28] is the sub-list for method output_type
-	12, // [12:20] is the sub-list for method input_type
+	7,  // 14: messageplane.v1.Store.WriteStream:input_type -> messageplane.v1.WriteRequest
+	10, // 15: messageplane.v1.Store.ListTopics:input_type -> messageplane.v1.ListTopicsRequest
+	14, // 16: messageplane.v1.Store.GetRecent:input_type -> messageplane.v1.GetRecentRequest
+	15, // 17: messageplane.v1.Store.GetSince:input_type -> messageplane.v1.GetSinceRequest
+	16, // 18: messageplane.v1.Store.Query:input_type -> messageplane.v1.QueryRequest
+	17, // 19: messageplane.v1.Store.Replay:input_type -> messageplane.v1.ReplayRequest
+	19, // 20: messageplane.v1.Store.Watch:input_type -> messageplane.v1.WatchRequest
+	2,  // 21: messageplane.v1.Store.Info:output_type -> messageplane.v1.InfoResponse
+	9,  // 22: messageplane.v1.Store.Write:output_type -> messageplane.v1.WriteResponse
+	9,  // 23: messageplane.v1.Store.WriteStream:output_type -> messageplane.v1.WriteResponse
+	12, // 24: messageplane.v1.Store.ListTopics:output_type -> messageplane.v1.ListTopicsResponse
+	18, // 25: messageplane.v1.Store.GetRecent:output_type -> messageplane.v1.ReadResponse
+	18, // 26: messageplane.v1.Store.GetSince:output_type -> messageplane.v1.ReadResponse
+	18, // 27: messageplane.v1.Store.Query:output_type -> messageplane.v1.ReadResponse
+	18, // 28: messageplane.v1.Store.Replay:output_type -> messageplane.v1.ReadResponse
+	21, // 29: messageplane.v1.Store.Watch:output_type -> messageplane.v1.WatchResponse
+	21, // [21:30] is the sub-list for method output_type
+	12, // [12:21] is the sub-list for method input_type
 	12, // [12:12] is the sub-list for extension type_name
 	12, // [12:12] is the sub-list for extension extendee
 	0,  // [0:12] is the sub-list for field type_name

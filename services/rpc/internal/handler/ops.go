@@ -5,10 +5,12 @@ import (
 	"errors"
 
 	"github.com/messageplane/mp/internal/grpcx"
+	"github.com/messageplane/mp/internal/lifecycle"
 	"github.com/messageplane/mp/internal/limits"
 	"github.com/messageplane/mp/internal/storelink"
 	"github.com/messageplane/mp/internal/wire"
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
+	"github.com/messageplane/mp/services/rpc/internal/publisher"
 )
 
 // defaultLimit is a read's limit when the request gives none.
@@ -79,7 +81,7 @@ func (h *Handler) checkRead(store, topic string) *protoError {
 	return h.checkTopic(topic)
 }
 
-func (h *Handler) health(ctx context.Context) (wire.Value, *protoError) {
+func (h *Handler) health(ctx context.Context, _ *args) (wire.Value, *protoError) {
 	cctx, cancel := h.call(ctx)
 	defer cancel()
 	info, err := h.link.Client().Info(cctx, &mpv1.InfoRequest{})
@@ -112,36 +114,68 @@ func (h *Handler) listTopics(ctx context.Context, a *args) (wire.Value, *protoEr
 		"topics", wire.ArrayValue(topics), "topic_count", wire.IntValue(int64(len(topics))), "topics_info", wire.ArrayValue(infos)), nil
 }
 
-func (h *Handler) publish(ctx context.Context, a *args) (wire.Value, *protoError) {
+func (h *Handler) ping(_ context.Context, _ *args) (wire.Value, *protoError) {
+	return obj("ok", wire.BoolValue(true), "ts", wire.FloatValue(h.now())), nil
+}
+
+// publish validates a publish and queues it for the store; it is answered
+// once the store has stored or refused it.
+func (h *Handler) publish(req *request, respond Respond) {
+	item, perr := h.publishItem(req.args)
+	if perr != nil {
+		h.reply(req, wire.Value{}, perr, respond)
+		return
+	}
+	h.publisher.Submit(item, func(r *mpv1.WriteResult, err error) {
+		ok := lifecycle.Contain(h.log, "answering a publish", func() {
+			res, perr := h.published(r, err)
+			h.reply(req, res, perr, respond)
+		})
+		if !ok {
+			respond(internalReply, req.op, "INTERNAL")
+		}
+	})
+}
+
+func (h *Handler) publishItem(a *args) (*mpv1.Item, *protoError) {
 	store := a.store()
 	topic, _ := a.topic()
 	pv, ok := a.obj.Get("payload")
 	if !ok {
-		return wire.Value{}, errField("payload") // nothing to fall back to, in any mode
+		return nil, errField("payload") // nothing to fall back to, in any mode
 	}
 	if a.bad != "" {
-		return wire.Value{}, errField(a.bad)
+		return nil, errField(a.bad)
 	}
 	payload, err := wire.EncodePayload(nil, pv)
 	if err != nil {
-		return wire.Value{}, errField("payload") // binary or ext: not representable in JSON
+		return nil, errField("payload") // binary or ext: not representable in JSON
 	}
 	if pe := h.checkStore(store); pe != nil {
-		return wire.Value{}, pe
+		return nil, pe
 	}
 	if pe := h.checkTopic(topic); pe != nil {
-		return wire.Value{}, pe
+		return nil, pe
 	}
 	if h.cfg.Limits.ValidatePayloadBytes && len(payload) > h.cfg.Limits.PayloadMaxBytes {
-		return wire.Value{}, errMax("PAYLOAD_TOO_LARGE", "payload too large", h.cfg.Limits.PayloadMaxBytes)
+		return nil, errMax("PAYLOAD_TOO_LARGE", "payload too large", h.cfg.Limits.PayloadMaxBytes)
 	}
-	r, err := h.publisher.publish(&mpv1.Item{Store: store, Topic: topic, Payload: payload})
+	return &mpv1.Item{Store: store, Topic: topic, Payload: payload}, nil
+}
+
+// published turns the store's answer to a publish into its result.
+func (h *Handler) published(r *mpv1.WriteResult, err error) (wire.Value, *protoError) {
 	if err != nil {
+		if errors.Is(err, publisher.ErrUnavailable) {
+			return wire.Value{}, errUnavailable
+		}
 		return wire.Value{}, h.storeError(err, "bus.publish")
 	}
 	switch r.Reject {
 	case mpv1.Reject_REJECT_NONE:
 		return obj("accepted", wire.BoolValue(true), "event", wire.RawValue(r.Event)), nil
+	case mpv1.Reject_REJECT_EXPIRED:
+		return wire.Value{}, errUnavailable
 	case mpv1.Reject_REJECT_TOO_MANY_TOPICS:
 		return wire.Value{}, errorf("TOO_MANY_TOPICS", "too many topics")
 	case mpv1.Reject_REJECT_INVALID_STORE:

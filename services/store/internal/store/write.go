@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
@@ -22,6 +23,7 @@ type dedupEntry struct {
 type prepared struct {
 	store, topic string
 	replace      bool
+	deadline     int64          // Unix ns; 0: none (items only)
 	drafts       []*event.Draft // nil entry: the payload is not a JSON object
 }
 
@@ -35,7 +37,7 @@ func (s *Service) Write(ctx context.Context, req *mpv1.WriteRequest) (*mpv1.Writ
 	for i, op := range req.GetOps() {
 		switch x := op.GetOp().(type) {
 		case *mpv1.WriteOp_Item:
-			ops[i] = prepared{store: x.Item.GetStore(), topic: x.Item.GetTopic(), drafts: []*event.Draft{draft(x.Item.GetPayload())}}
+			ops[i] = prepared{store: x.Item.GetStore(), topic: x.Item.GetTopic(), deadline: x.Item.GetDeadline(), drafts: []*event.Draft{draft(x.Item.GetPayload())}}
 			items++
 		case *mpv1.WriteOp_Replace:
 			p := prepared{store: x.Replace.GetStore(), topic: x.Replace.GetTopic(), replace: true}
@@ -62,9 +64,16 @@ func (s *Service) Write(ctx context.Context, req *mpv1.WriteRequest) (*mpv1.Writ
 	}
 
 	now := s.cfg.Now()
+	wall := time.Now().UnixNano()
 	resp := &mpv1.WriteResponse{Epoch: s.epoch, Results: make([]*mpv1.WriteResult, 0, items)}
 	touched := map[*Store]bool{}
 	for i := range ops {
+		if d := ops[i].deadline; d != 0 && wall > d {
+			// Its caller has stopped waiting and will hear UNAVAILABLE:
+			// storing it anyway would make that answer a lie.
+			resp.Results = append(resp.Results, &mpv1.WriteResult{Reject: mpv1.Reject_REJECT_EXPIRED})
+			continue
+		}
 		resp.Results = s.apply(&ops[i], now, req.GetReturnEvents(), resp.Results, touched)
 	}
 	for st := range touched {
