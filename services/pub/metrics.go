@@ -41,6 +41,11 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 }
 
 func (m *metrics) follow(store string) {
+	// The store's counters start at zero, so rates and alerts have a
+	// baseline before the first break or skip.
+	m.reconnects.WithLabelValues(store)
+	m.resets.WithLabelValues(store)
+	m.skipped.WithLabelValues(store)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.up[store] = false
