@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -89,32 +88,23 @@ func render(t *testing.T, vals map[string]any) *rendered {
 		}
 		switch meta.Kind {
 		case "Deployment":
-			r.deployments[name] = &appsv1.Deployment{}
-			decode(r.deployments[name])
+			put(r.deployments, name, decode)
 		case "StatefulSet":
-			r.statefulsets[name] = &appsv1.StatefulSet{}
-			decode(r.statefulsets[name])
+			put(r.statefulsets, name, decode)
 		case "Service":
-			r.services[name] = &corev1.Service{}
-			decode(r.services[name])
+			put(r.services, name, decode)
 		case "PodDisruptionBudget":
-			r.pdbs[name] = &policyv1.PodDisruptionBudget{}
-			decode(r.pdbs[name])
+			put(r.pdbs, name, decode)
 		case "HorizontalPodAutoscaler":
-			r.hpas[name] = &autoscalingv2.HorizontalPodAutoscaler{}
-			decode(r.hpas[name])
+			put(r.hpas, name, decode)
 		case "Pod":
-			r.pods[name] = &corev1.Pod{}
-			decode(r.pods[name])
+			put(r.pods, name, decode)
 		case "NetworkPolicy":
-			r.netpols[name] = &networkingv1.NetworkPolicy{}
-			decode(r.netpols[name])
+			put(r.netpols, name, decode)
 		case "ServiceAccount":
-			r.accounts[name] = &corev1.ServiceAccount{}
-			decode(r.accounts[name])
+			put(r.accounts, name, decode)
 		case "ConfigMap":
-			r.configmaps[name] = &corev1.ConfigMap{}
-			decode(r.configmaps[name])
+			put(r.configmaps, name, decode)
 		default:
 			m := map[string]any{}
 			decode(&m)
@@ -122,6 +112,13 @@ func render(t *testing.T, vals map[string]any) *rendered {
 		}
 	}
 	return r
+}
+
+// put decodes one object into a map of its kind.
+func put[T any](m map[string]*T, name string, decode func(into any)) {
+	v := new(T)
+	decode(v)
+	m[name] = v
 }
 
 func isComment(doc string) bool {
@@ -567,14 +564,8 @@ func TestChartSchemaRejectsBadValues(t *testing.T) {
 
 // Every object the schema describes refuses keys it does not list.
 func TestChartSchemaIsStrict(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(chartDir, "values.schema.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var schema map[string]any
-	if err := json.Unmarshal(b, &schema); err != nil {
-		t.Fatal(err)
-	}
+	readChartFile(t, "values.schema.json", &schema)
 	var walk func(path string, v any)
 	walk = func(path string, v any) {
 		switch v := v.(type) {
@@ -594,16 +585,22 @@ func TestChartSchemaIsStrict(t *testing.T) {
 	walk("#", schema)
 }
 
-// The chart's README documents every key of values.yaml and no other.
-func TestChartReadmeDocumentsEveryValue(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(chartDir, "values.yaml"))
+// readChartFile decodes one of the chart's YAML or JSON files.
+func readChartFile(t *testing.T, name string, into any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(chartDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var vals map[string]any
-	if err := yaml.Unmarshal(b, &vals); err != nil {
-		t.Fatal(err)
+	if err := yaml.Unmarshal(b, into); err != nil {
+		t.Fatalf("%s: %v", name, err)
 	}
+}
+
+// The chart's README documents every key of values.yaml and no other.
+func TestChartReadmeDocumentsEveryValue(t *testing.T) {
+	var vals map[string]any
+	readChartFile(t, "values.yaml", &vals)
 	want := map[string]bool{}
 	var walk func(prefix string, v any)
 	walk = func(prefix string, v any) {
