@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 GO ?= go
-MODULES := . ./proto $(patsubst %/go.mod,./%,$(wildcard services/*/go.mod))
+MODULES := . ./proto ./cmd/mp $(patsubst %/go.mod,./%,$(wildcard services/*/go.mod))
 # Modules kept out of go.work so their heavy test-only dependencies (Helm
 # SDK, compose-go, Kubernetes types) never take part in the services'
 # version selection; they run with GOWORK=off, in make test-deploy.
@@ -29,7 +29,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 TEST_TIMEOUT ?= 9m
 
-.PHONY: all deps build run test test-deploy vet lint fmt proto proto-check proto-tools bench soak images image-tag clean
+.PHONY: all deps build run run-split test test-deploy vet lint fmt proto proto-check proto-tools bench soak images image-tag clean
 
 all: build
 
@@ -42,9 +42,13 @@ build: deps
 	@for s in $(SERVICES); do echo "go build bin/mp-$$s ($(BUILD_VERSION))"; $(GO) build -ldflags "$(LDFLAGS)" -o bin/mp-$$s ./services/$$s || exit 1; done
 	@for t in $(TOOLS_BIN); do echo "go build bin/$$t"; $(GO) build -ldflags "$(LDFLAGS)" -o bin/$$t ./cmd/$$t || exit 1; done
 
-# run starts all four services on loopback with the seed's ports; Ctrl-C stops them.
+# run starts the all-in-one bin/mp on loopback with the seed's ports; Ctrl-C stops it.
 run: build
 	@scripts/run.sh
+
+# run-split starts the four services as separate processes instead.
+run-split: build
+	@scripts/run.sh split
 
 vet: deps
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
@@ -61,6 +65,8 @@ test: lint
 		echo "== go test $$m"; \
 		(cd $$m && $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...) || exit 1; \
 	done
+	@echo "== go test ./test/e2e against the all-in-one mp (MP_E2E_MODE=mp)"
+	@MP_E2E_MODE=mp $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./test/e2e/
 
 # test-deploy: the static checks of the chart and the compose file
 # (test/deploy). Apart from make test because the Helm SDK and Kubernetes

@@ -1,12 +1,14 @@
-// Package edge is the start-up the three edge services (rpc, ingest, pub)
-// share: the admin listener, the store link with its readiness check and
-// metrics (grpc_client_*, mp_store_link_up), and a readiness flag raised once
-// the edge's ZMQ socket is bound.
+// Package edge is what the three edge services (rpc, ingest, pub) run with:
+// the admin server their metrics and readiness go to, and their link to the
+// store, over gRPC (one edge per process, with the link's metrics:
+// grpc_client_*, mp_store_link_up) or in this process (the all-in-one mp,
+// where the edges share one admin server).
 package edge
 
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -20,13 +22,15 @@ import (
 type Edge struct {
 	Admin *admin.Server
 	Link  *storelink.Link
-	// Bound marks the edge's socket bound (a readiness check until then).
-	Bound func()
+	Log   *slog.Logger
+	Grace time.Duration // time to drain on shutdown
 }
 
-// New builds the admin server (not yet listening) and dials the store,
-// counting the store calls in the standard grpc_client_* metrics.
-func New(name string, common config.Common, cfg config.Edge, maxMsg int, log *slog.Logger) (*Edge, error) {
+// Dial builds the admin server (not yet listening) of an edge running on
+// its own and dials the store; the store link is a readiness check, its
+// calls are counted in the standard grpc_client_* metrics and its state in
+// mp_store_link_up.
+func Dial(name string, common config.Common, cfg config.Edge, maxMsg int, log *slog.Logger) (*Edge, error) {
 	adm := admin.New(name, log, common.Pprof)
 	link, err := storelink.Dial(cfg.StoreAddr, maxMsg, log, grpcx.NewClientMetrics(adm.Registry()))
 	if err != nil {
@@ -41,7 +45,7 @@ func New(name string, common config.Common, cfg config.Edge, maxMsg int, log *sl
 		}
 		return 1
 	}))
-	return &Edge{Admin: adm, Link: link, Bound: adm.AddFlag(name)}, nil
+	return &Edge{Admin: adm, Link: link, Log: log, Grace: common.Grace}, nil
 }
 
 // Serve starts the admin listener; readiness fails as soon as ctx ends.

@@ -226,6 +226,7 @@ func TestIngestSnapshots(t *testing.T) {
 // TestIngestStorePaused: the store is stopped (SIGSTOP) for 3 s while a
 // producer pushes; after it resumes every item is stored exactly once.
 func TestIngestStorePaused(t *testing.T) {
+	testenv.SplitOnly(t)
 	cl := startIngest(t, map[string]string{"MP_INGEST_STORE_TIMEOUT": "500ms"})
 	c := dial(t, cl.RPC, client.JSON)
 	p := newPusher(t, cl.Ingest)
@@ -295,6 +296,7 @@ func TestIngestTwoReplicas(t *testing.T) {
 
 // TestIngestDrainOnSIGTERM: items pushed before SIGTERM are all stored.
 func TestIngestDrainOnSIGTERM(t *testing.T) {
+	testenv.SplitOnly(t)
 	cl := startIngest(t, nil)
 	c := dial(t, cl.RPC, client.JSON)
 	p := newPusher(t, cl.Ingest)
