@@ -36,11 +36,13 @@ func (s *Service) GetRecent(store, topic string, o ReadOpts) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	snap := getSnapshot()
+	defer snap.release()
 	s.mu.RLock()
-	evs := st.read(topic, o.Limit, false)
+	st.read(snap, topic, o.Limit, false)
 	head := st.seq
 	s.mu.RUnlock()
-	return s.result(st, evs, o, true, head), nil
+	return s.result(st, snap, o, true, head), nil
 }
 
 // GetSince returns the first o.Limit events with seq > after, ascending;
@@ -50,20 +52,23 @@ func (s *Service) GetSince(store, topic string, after uint64, o ReadOpts) (Resul
 	if err != nil {
 		return Result{}, err
 	}
+	snap := getSnapshot()
+	defer snap.release()
 	s.mu.RLock()
-	var evs []event.Event
 	if topic == AllTopics {
-		st.scan(st.logAfter(after), func(ev event.Event) bool {
-			evs = append(evs, ev)
-			return len(evs) < o.Limit
+		st.scan(st.logAfter(after), func(t *Topic, k int) bool {
+			snap.add(t, k)
+			return snap.len() < o.Limit
 		})
 	} else if t := st.topics[topic]; t != nil {
 		from := t.after(after)
-		evs = t.views(nil, from, min(t.len(), from+o.Limit))
+		for k := from; k < min(t.len(), from+o.Limit); k++ {
+			snap.add(t, k)
+		}
 	}
 	head := st.seq
 	s.mu.RUnlock()
-	return s.result(st, evs, o, false, head), nil
+	return s.result(st, snap, o, false, head), nil
 }
 
 // Filter is bus.query's conditions; nil fields are not checked.
@@ -106,76 +111,76 @@ func (s *Service) Query(store, topic string, f Filter, o ReadOpts) (Result, erro
 	if err != nil {
 		return Result{}, err
 	}
-	var evs []event.Event
+	snap := getSnapshot()
+	defer snap.release()
+	match := func(t *Topic, k int) bool {
+		if ev := t.view(k); f.Match(&ev) {
+			snap.add(t, k)
+		}
+		return snap.len() < o.Limit
+	}
 	s.mu.RLock()
 	if topic == AllTopics {
-		st.scanBack(func(ev event.Event) bool {
-			if f.Match(&ev) {
-				evs = append(evs, ev)
-			}
-			return len(evs) < o.Limit
-		})
+		st.scanBack(match)
 	} else if t := st.topics[topic]; t != nil {
-		for i := t.len() - 1; i >= 0 && len(evs) < o.Limit; i-- {
-			if ev := t.view(i); f.Match(&ev) {
-				evs = append(evs, ev)
-			}
+		for k := t.len() - 1; k >= 0 && match(t, k); k-- {
 		}
 	}
 	head := st.seq
 	s.mu.RUnlock()
-	return s.result(st, evs, o, false, head), nil
+	return s.result(st, snap, o, false, head), nil
 }
 
-// read returns a topic's (or with AllTopics, the store's) newest limit
+// read copies a topic's (or with AllTopics, the store's) newest limit
 // events, or all of them, ascending. Caller holds the lock.
-func (st *Store) read(topic string, limit int, all bool) []event.Event {
+func (st *Store) read(snap *snapshot, topic string, limit int, all bool) {
 	if topic == AllTopics {
-		var evs []event.Event
-		st.scanBack(func(ev event.Event) bool {
-			evs = append(evs, ev)
-			return all || len(evs) < limit
+		st.scanBack(func(t *Topic, k int) bool {
+			snap.add(t, k)
+			return all || snap.len() < limit
 		})
-		for i, j := 0, len(evs)-1; i < j; i, j = i+1, j-1 {
-			evs[i], evs[j] = evs[j], evs[i]
-		}
-		return evs
+		snap.reverse()
+		return
 	}
 	t := st.topics[topic]
 	if t == nil {
-		return nil
+		return
 	}
 	n := t.len()
-	if all {
-		return t.views(make([]event.Event, 0, n), 0, n)
+	from := 0
+	if !all {
+		from = max(0, n-limit)
 	}
-	from := max(0, n-limit)
-	return t.views(make([]event.Event, 0, n-from), from, n)
+	for k := from; k < n; k++ {
+		snap.add(t, k)
+	}
 }
 
 // result renders events outside the lock (their bytes never change). With
 // keepLast, truncation drops from the front instead of the back.
-func (s *Service) result(st *Store, evs []event.Event, o ReadOpts, keepLast bool, head uint64) Result {
+func (s *Service) result(st *Store, snap *snapshot, o ReadOpts, keepLast bool, head uint64) Result {
 	r := Result{HeadSeq: head, Epoch: s.epoch}
-	r.Items, r.Count, r.Truncated = Render(evs, st.name, o, keepLast)
+	r.Items, r.Count, r.Truncated = render(snap.len(), snap.event, st.name, o, keepLast)
 	return r
 }
 
-// Render renders events as one array in o.Encoding. When o.MaxBytes > 0
-// and the array would exceed it, events are cut from the back, or from the
-// front with keepLast.
-func Render(evs []event.Event, store string, o ReadOpts, keepLast bool) ([]byte, int, bool) {
+// render renders count events (the i-th from ev(i)) as one array in
+// o.Encoding. When o.MaxBytes > 0 and the array would exceed it, events are
+// cut from the back, or from the front with keepLast.
+func render(count int, ev func(int) event.Event, store string, o ReadOpts, keepLast bool) ([]byte, int, bool) {
 	r := event.Renderer{Store: store, Light: o.Light}
 	msgpack := o.Encoding == mpv1.Encoding_ENCODING_MSGPACK
 	truncated := false
+	first := 0
 	if keepLast && o.MaxBytes > 0 {
-		if k := firstThatFits(&r, evs, msgpack, o.MaxBytes); k > 0 {
-			evs, truncated = evs[k:], true
+		if first = firstThatFits(&r, count, ev, msgpack, o.MaxBytes); first > 0 {
+			truncated = true
 		}
 	}
 	size := 0
-	for i := range evs {
-		size += r.JSONSize(&evs[i])
+	for i := first; i < count; i++ {
+		e := ev(i)
+		size += r.JSONSize(&e)
 	}
 	if o.MaxBytes > 0 {
 		size = min(size, o.MaxBytes)
@@ -191,15 +196,16 @@ func Render(evs []event.Event, store string, o ReadOpts, keepLast bool) ([]byte,
 		buf = append(buf, '[')
 	}
 	n := 0
-	for i := range evs {
+	for i := first; i < count; i++ {
+		e := ev(i)
 		mark := len(buf)
 		if !msgpack && n > 0 {
 			buf = append(buf, ',')
 		}
 		if msgpack {
-			buf = r.AppendMsgpack(buf, &evs[i])
+			buf = r.AppendMsgpack(buf, &e)
 		} else {
-			buf = r.AppendJSON(buf, &evs[i])
+			buf = r.AppendJSON(buf, &e)
 		}
 		if o.MaxBytes > 0 && len(buf)+1 > o.MaxBytes {
 			buf = buf[:mark]
@@ -220,11 +226,12 @@ func Render(evs []event.Event, store string, o ReadOpts, keepLast bool) ([]byte,
 
 // firstThatFits returns the position of the oldest event such that it and
 // every newer one fit in maxBytes, rendering newest first; it renders
-// nothing when a quick estimate shows all of them fit.
-func firstThatFits(r *event.Renderer, evs []event.Event, msgpack bool, maxBytes int) int {
+// nothing when an estimate from above shows all of them fit.
+func firstThatFits(r *event.Renderer, count int, ev func(int) event.Event, msgpack bool, maxBytes int) int {
 	est := 0
-	for i := range evs {
-		est += r.JSONSize(&evs[i]) + 1
+	for i := 0; i < count; i++ {
+		e := ev(i)
+		est += r.JSONSize(&e) + 1
 	}
 	if msgpack {
 		est *= 3
@@ -237,12 +244,13 @@ func firstThatFits(r *event.Renderer, evs []event.Event, msgpack bool, maxBytes 
 	if msgpack {
 		total = 5 // the array header at its largest
 	}
-	for i := len(evs) - 1; i >= 0; i-- {
+	for i := count - 1; i >= 0; i-- {
+		e := ev(i)
 		if msgpack {
-			scratch = r.AppendMsgpack(scratch[:0], &evs[i])
+			scratch = r.AppendMsgpack(scratch[:0], &e)
 			total += len(scratch)
 		} else {
-			scratch = r.AppendJSON(scratch[:0], &evs[i])
+			scratch = r.AppendJSON(scratch[:0], &e)
 			total += len(scratch) + 1
 		}
 		if total > maxBytes {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/messageplane/mp/services/store/internal/event"
 	"github.com/messageplane/mp/services/store/internal/replay"
 )
 
@@ -24,19 +25,34 @@ func (s *Service) Replay(ctx context.Context, store string, planJSON []byte, o R
 		}
 		return Result{}, err
 	}
+	snaps := make([]*snapshot, len(plan.Leaves()))
+	defer func() {
+		for _, snap := range snaps {
+			snap.release()
+		}
+	}()
 	s.mu.RLock()
-	for _, leaf := range plan.Leaves() {
+	for i, leaf := range plan.Leaves() {
 		topic := leaf.Topic
 		if topic == replay.AllTopics {
 			topic = AllTopics
 		}
-		leaf.Events = st.read(topic, leaf.Limit, leaf.Match != nil)
+		snaps[i] = getSnapshot()
+		st.read(snaps[i], topic, leaf.Limit, leaf.Match != nil)
 	}
 	head := st.seq
 	s.mu.RUnlock()
+	for i, leaf := range plan.Leaves() {
+		leaf.Events = make([]event.Event, snaps[i].len())
+		for k := range leaf.Events {
+			leaf.Events[k] = snaps[i].event(k)
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
 	evs := plan.Eval(st.name, o.Limit, maxLimit)
-	return s.result(st, evs, o, false, head), nil
+	r := Result{HeadSeq: head, Epoch: s.epoch}
+	r.Items, r.Count, r.Truncated = render(len(evs), func(i int) event.Event { return evs[i] }, st.name, o, false)
+	return r, nil
 }

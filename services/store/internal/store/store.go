@@ -264,20 +264,20 @@ func (st *Store) logAfter(after uint64) int {
 	return sort.Search(len(st.log), func(i int) bool { return st.log[i].seq > after })
 }
 
-// scan calls fn with each retained event from log position i on, in seq
-// order, until fn returns false.
-func (st *Store) scan(i int, fn func(event.Event) bool) {
+// scan calls fn with the topic and position of each retained event from
+// log position i on, in seq order, until fn returns false.
+func (st *Store) scan(i int, fn func(t *Topic, k int) bool) {
 	for ; i < len(st.log); i++ {
-		if t, k, ok := st.resolve(st.log[i]); ok && !fn(t.view(k)) {
+		if t, k, ok := st.resolve(st.log[i]); ok && !fn(t, k) {
 			return
 		}
 	}
 }
 
 // scanBack is scan from the newest event backwards.
-func (st *Store) scanBack(fn func(event.Event) bool) {
+func (st *Store) scanBack(fn func(t *Topic, k int) bool) {
 	for i := len(st.log) - 1; i >= 0; i-- {
-		if t, k, ok := st.resolve(st.log[i]); ok && !fn(t.view(k)) {
+		if t, k, ok := st.resolve(st.log[i]); ok && !fn(t, k) {
 			return
 		}
 	}

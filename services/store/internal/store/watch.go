@@ -68,7 +68,8 @@ func (s *Service) Watch(ctx context.Context, store string, after uint64, epoch s
 		s.mu.RLock()
 		evs = evs[:0]
 		size := 0
-		st.scan(st.logAfter(after), func(ev event.Event) bool {
+		st.scan(st.logAfter(after), func(t *Topic, k int) bool {
+			ev := t.view(k)
 			n := r.JSONSize(&ev)
 			if len(evs) > 0 && size+n > WatchBatchBytes {
 				return false
