@@ -51,22 +51,43 @@ spawn() {
 	pids+=($!)
 }
 
-# ready PORT... waits for each admin listener's /readyz, then checks that
-# every process started is still running.
+# ready PORT... waits for each admin listener's /readyz while every process
+# started is still running.
 ready() {
 	for port in "$@"; do
 		for ((i = 0; ; i++)); do
 			curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+			alive || return 1
 			if ((i == 150)); then
-				echo "bench.sh: nothing ready on 127.0.0.1:$port; logs in $out" >&2
-				exit 1
+				echo "bench.sh: nothing ready on 127.0.0.1:$port" >&2
+				return 1
 			fi
 			sleep 0.1
 		done
 	done
+	alive
+}
+alive() {
 	for p in "${pids[@]}"; do
-		kill -0 "$p" 2>/dev/null || { echo "bench.sh: a service exited; logs in $out" >&2; exit 1; }
+		if ! kill -0 "$p" 2>/dev/null; then
+			echo "bench.sh: a service exited: $(grep -h 'level=ERROR' "$out"/*.log | tail -n 1)" >&2
+			return 1
+		fi
 	done
+}
+
+# up START starts a mode, trying three times: the ports lie in Linux's
+# ephemeral range, so one may be held for a while as the local end of some
+# other connection, and the service then fails to bind it.
+up() {
+	for try in 1 2 3; do
+		eval "$1" && return 0
+		stop_all
+		echo "bench.sh: start failed (try $try of 3)" >&2
+		sleep 2
+	done
+	echo "bench.sh: could not start it; logs in $out" >&2
+	exit 1
 }
 
 # free PORT... fails when something listens there already: mpbench would
@@ -98,7 +119,7 @@ start_split() {
 	export MP_RPC_ENDPOINT=tcp://127.0.0.1:$rpc MP_PUB_ENDPOINT=tcp://127.0.0.1:$pub MP_INGEST_ENDPOINT=tcp://127.0.0.1:$ingest
 	store_http=127.0.0.1:$admin
 	MP_STORE_LISTEN=$grpc MP_HTTP_ADDR=$store_http spawn store bin/mp-store
-	ready $admin # edges reconnect by themselves; this keeps their logs quiet
+	ready $admin || return 1 # edges reconnect by themselves; this keeps their logs quiet
 	MP_STORE_ADDR=$grpc MP_HTTP_ADDR=127.0.0.1:$((admin + 1)) spawn rpc bin/mp-rpc
 	MP_STORE_ADDR=$grpc MP_HTTP_ADDR=127.0.0.1:$((admin + 2)) spawn pub bin/mp-pub
 	MP_STORE_ADDR=$grpc MP_HTTP_ADDR=127.0.0.1:$((admin + 3)) spawn ingest bin/mp-ingest
@@ -123,7 +144,7 @@ for ((rep = 1; rep <= reps; rep++)); do
 		read -r label start <<<"$m"
 		file=$out/$rep-${label//\//-}
 		t0=$SECONDS
-		eval "$start"
+		up "$start"
 		if $custom; then
 			bench "$file" "$label" "${flags[@]}"
 		else
@@ -131,7 +152,7 @@ for ((rep = 1; rep <= reps; rep++)); do
 			# The memory figure is the store's RSS holding the 1,000,000
 			# events alone: start afresh and measure.
 			stop_all
-			eval "$start"
+			up "$start"
 			bench "$file-memory" "$label" -scenarios memory -no-raw "${flags[@]}"
 		fi
 		stop_all
