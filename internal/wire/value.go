@@ -23,8 +23,9 @@ const (
 	String
 	Array
 	Object
-	// Raw is already-encoded compact JSON (Raw field), spliced into JSON
-	// output as-is; used for event bytes that come from the store.
+	// Raw is already-encoded bytes (Raw field) in the encoding Enc says,
+	// spliced into output of that encoding as they are; used for the events
+	// the store renders.
 	Raw
 	// Unrepresentable is a msgpack value JSON cannot carry: binary, ext, or
 	// a map with a non-string key. It decodes, and fails where it is used.
@@ -75,6 +76,9 @@ func StringValue(s string) Value   { return Value{Kind: String, Str: s} }
 func ArrayValue(a []Value) Value   { return Value{Kind: Array, Arr: a} }
 func ObjectValue(m []Member) Value { return Value{Kind: Object, Obj: m} }
 func RawValue(b []byte) Value      { return Value{Kind: Raw, Raw: b} }
+
+// RawIn is already-encoded bytes in enc.
+func RawIn(b []byte, enc Encoding) Value { return Value{Kind: Raw, Raw: b, Enc: enc} }
 
 // StringsValue is an array of strings.
 func StringsValue(ss []string) Value {

@@ -333,7 +333,7 @@ func (h *Handler) decode(body []byte) (*request, *protoError) {
 			return req, errorf("UNSUPPORTED_VERSION", "unsupported protocol version: "+string(text))
 		}
 	}
-	req.args = &args{obj: a, mode: h.cfg.Mode, log: h.log, op: req.op, reqID: req.reqID}
+	req.args = &args{obj: a, enc: enc, mode: h.cfg.Mode, log: h.log, op: req.op, reqID: req.reqID}
 	return req, nil
 }
 

@@ -128,7 +128,7 @@ func (h *Handler) publish(req *request, respond Respond) {
 	}
 	h.publisher.Submit(item, func(r *mpv1.WriteResult, err error) {
 		ok := lifecycle.Contain(h.log, "answering a publish", func() {
-			res, perr := h.published(r, err)
+			res, perr := h.published(r, req.enc, err)
 			h.reply(req, res, perr, respond)
 		})
 		if !ok {
@@ -160,11 +160,19 @@ func (h *Handler) publishItem(a *args) (*mpv1.Item, *protoError) {
 	if h.cfg.Limits.ValidatePayloadBytes && len(payload) > h.cfg.Limits.PayloadMaxBytes {
 		return nil, errMax("PAYLOAD_TOO_LARGE", "payload too large", h.cfg.Limits.PayloadMaxBytes)
 	}
-	return &mpv1.Item{Store: store, Topic: topic, Payload: payload}, nil
+	return &mpv1.Item{Store: store, Topic: topic, Payload: payload, Encoding: encodingOf(a.enc)}, nil
 }
 
 // published turns the store's answer to a publish into its result.
-func (h *Handler) published(r *mpv1.WriteResult, err error) (wire.Value, *protoError) {
+// encodingOf is the store's name for a reply encoding.
+func encodingOf(enc wire.Encoding) mpv1.Encoding {
+	if enc == wire.Msgpack {
+		return mpv1.Encoding_ENCODING_MSGPACK
+	}
+	return mpv1.Encoding_ENCODING_JSON
+}
+
+func (h *Handler) published(r *mpv1.WriteResult, enc wire.Encoding, err error) (wire.Value, *protoError) {
 	if err != nil {
 		if errors.Is(err, publisher.ErrUnavailable) {
 			return wire.Value{}, errUnavailable
@@ -173,7 +181,7 @@ func (h *Handler) published(r *mpv1.WriteResult, err error) (wire.Value, *protoE
 	}
 	switch r.Reject {
 	case mpv1.Reject_REJECT_NONE:
-		return obj("accepted", wire.BoolValue(true), "event", wire.RawValue(r.Event)), nil
+		return obj("accepted", wire.BoolValue(true), "event", wire.RawIn(r.Event, enc)), nil
 	case mpv1.Reject_REJECT_EXPIRED:
 		return wire.Value{}, errUnavailable
 	case mpv1.Reject_REJECT_TOO_MANY_TOPICS:
@@ -209,16 +217,17 @@ func (h *Handler) readOpts(a *args) *mpv1.ReadOptions {
 		Limit:    uint32(a.limit(defaultLimit, h.cfg.MaxLimit)),
 		Light:    a.boolean("light"),
 		MaxBytes: uint64(max(h.cfg.MaxReplyBytes-replyOverhead, 1)),
+		Encoding: encodingOf(a.enc),
 	}
 }
 
-// items is the result's items: the store's JSON array, spliced as it is
-// (transcoded in place for msgpack replies).
-func items(r *mpv1.ReadResponse) wire.Value {
+// items is the result's items: the array the store rendered in the
+// reply's encoding, spliced as it is.
+func items(r *mpv1.ReadResponse, enc wire.Encoding) wire.Value {
 	if len(r.Items) == 0 {
 		return wire.ArrayValue(nil)
 	}
-	return wire.RawValue(r.Items)
+	return wire.RawIn(r.Items, enc)
 }
 
 // withTruncated adds "truncated": true when the read was cut.
@@ -250,7 +259,7 @@ func (h *Handler) getRecent(ctx context.Context, a *args) (wire.Value, *protoErr
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.get_recent")
 	}
-	return withTruncated(obj("store", wire.StringValue(store), "topic", wire.StringValue(topic), "items", items(r), "light", wire.BoolValue(ro.Light)), r), nil
+	return withTruncated(obj("store", wire.StringValue(store), "topic", wire.StringValue(topic), "items", items(r, a.enc), "light", wire.BoolValue(ro.Light)), r), nil
 }
 
 func (h *Handler) getSince(ctx context.Context, a *args) (wire.Value, *protoError) {
@@ -272,7 +281,7 @@ func (h *Handler) getSince(ctx context.Context, a *args) (wire.Value, *protoErro
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.get_since")
 	}
-	return withTruncated(obj("store", wire.StringValue(store), "topic", echo, "after_seq", afterEcho, "items", items(r),
+	return withTruncated(obj("store", wire.StringValue(store), "topic", echo, "after_seq", afterEcho, "items", items(r, a.enc),
 		"light", wire.BoolValue(ro.Light), "head_seq", uintValue(r.HeadSeq), "epoch", wire.StringValue(r.Epoch)), r), nil
 }
 
@@ -301,7 +310,7 @@ func (h *Handler) query(ctx context.Context, a *args) (wire.Value, *protoError) 
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.query")
 	}
-	return withTruncated(obj("store", wire.StringValue(store), "topic", echo, "items", items(r), "light", wire.BoolValue(req.Read.Light)), r), nil
+	return withTruncated(obj("store", wire.StringValue(store), "topic", echo, "items", items(r, a.enc), "light", wire.BoolValue(req.Read.Light)), r), nil
 }
 
 func (h *Handler) replay(ctx context.Context, a *args) (wire.Value, *protoError) {
@@ -339,11 +348,11 @@ func (h *Handler) replay(ctx context.Context, a *args) (wire.Value, *protoError)
 	}
 	r, err := h.link.Client().Replay(ctx, &mpv1.ReplayRequest{
 		Store: store, Plan: planJSON,
-		Read:     &mpv1.ReadOptions{Limit: uint32(limit), Light: light, MaxBytes: uint64(max(h.cfg.MaxReplyBytes-replyOverhead, 1))},
+		Read:     &mpv1.ReadOptions{Limit: uint32(limit), Light: light, MaxBytes: uint64(max(h.cfg.MaxReplyBytes-replyOverhead, 1)), Encoding: encodingOf(a.enc)},
 		MaxLimit: uint32(h.cfg.MaxLimit), TopicNameMaxLen: uint32(h.cfg.Limits.TopicNameMaxLen),
 	})
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.replay")
 	}
-	return withTruncated(obj("store", wire.StringValue(store), "items", items(r), "light", wire.BoolValue(light)), r), nil
+	return withTruncated(obj("store", wire.StringValue(store), "items", items(r, a.enc), "light", wire.BoolValue(light)), r), nil
 }

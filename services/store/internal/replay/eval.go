@@ -11,7 +11,7 @@ import (
 // item is an event flowing through a plan, with its payload parsed on first
 // use (most plans never look inside the payload).
 type item struct {
-	ev      *event.Event
+	ev      event.Event
 	store   string
 	payload wire.Value
 	parsed  bool
@@ -70,7 +70,7 @@ func (it *item) field(name string) (wire.Value, bool) {
 
 // Eval evaluates the plan; the leaves' Events must be filled. limit > 0
 // keeps the first limit items; the result never exceeds maxLimit.
-func (p *Plan) Eval(store string, limit, maxLimit int) []*event.Event {
+func (p *Plan) Eval(store string, limit, maxLimit int) []event.Event {
 	items := p.eval(p.root, store)
 	if limit > 0 && len(items) > limit {
 		items = items[:limit]
@@ -78,7 +78,7 @@ func (p *Plan) Eval(store string, limit, maxLimit int) []*event.Event {
 	if maxLimit > 0 && len(items) > maxLimit {
 		items = items[:maxLimit]
 	}
-	out := make([]*event.Event, len(items))
+	out := make([]event.Event, len(items))
 	for i, it := range items {
 		out[i] = it.ev
 	}
@@ -336,7 +336,7 @@ func setOp(op string, inputs [][]*item) []*item {
 			}
 			m := make(map[identity]bool, len(in))
 			for _, it := range in {
-				m[identityOf(it.ev)] = true
+				m[identityOf(&it.ev)] = true
 			}
 			sets = append(sets, m)
 		}
@@ -344,7 +344,7 @@ func setOp(op string, inputs [][]*item) []*item {
 	seen := make(map[identity]bool, len(pool))
 	out := make([]*item, 0, len(pool))
 	for _, it := range pool {
-		id := identityOf(it.ev)
+		id := identityOf(&it.ev)
 		if seen[id] {
 			continue
 		}

@@ -90,7 +90,7 @@ type topicNode struct {
 	Match *filterSpec
 	// Events is filled by the caller before evaluation: the topic's events,
 	// ascending seq (all of them when Match is set, else the newest Limit).
-	Events []*event.Event
+	Events []event.Event
 }
 
 type filterNode struct {

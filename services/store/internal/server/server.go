@@ -83,7 +83,7 @@ func (s *Server) ListTopics(ctx context.Context, req *mpv1.ListTopicsRequest) (*
 }
 
 func readOpts(o *mpv1.ReadOptions) store.ReadOpts {
-	return store.ReadOpts{Limit: int(o.GetLimit()), Light: o.GetLight(), MaxBytes: int(o.GetMaxBytes())}
+	return store.ReadOpts{Limit: int(o.GetLimit()), Light: o.GetLight(), MaxBytes: int(o.GetMaxBytes()), Encoding: o.GetEncoding()}
 }
 
 func readResponse(r store.Result, err error) (*mpv1.ReadResponse, error) {
