@@ -104,15 +104,18 @@ proto: proto-tools
 proto-check: proto
 	@git diff --exit-code -- proto/ || { echo "generated code is stale: run make proto and commit"; exit 1; }
 
-# bench: Go benchmarks of the hot paths (bounded), then mpbench: the four
-# services on loopback side by side with a raw-libzmq baseline.
-# BENCH_FLAGS="-scale 0.1 -reps 1" makes a quick run.
+# bench: Go benchmarks of the hot paths (bounded), then scripts/bench.sh:
+# the all-in-one bin/mp and the four split services on loopback, each
+# measured by mpbench beside a raw-libzmq baseline, REPS runs of each; one
+# table of the medians with the ratios and which targets hold.
+# BENCH_FLAGS="-scale 0.1 -reps 1" makes a quick run (-reps overrides REPS).
 BENCH_FLAGS ?=
+REPS ?= 3
 bench: build
 	@for m in $(MODULES); do \
 		(cd $$m && $(GO) test -run '^$$' -bench . -benchmem -benchtime 200x ./...) || exit 1; \
 	done
-	scripts/bench.sh $(BENCH_FLAGS)
+	REPS=$(REPS) scripts/bench.sh $(BENCH_FLAGS)
 
 # soak: all four services under concurrent RPC publishers, ingest pushers,
 # four subscribers and readers for SOAK_DURATION; then nothing may be lost

@@ -71,7 +71,7 @@ func (b *bench) pubFanout() error {
 		}
 		var rawRate, mpRate, storedRate float64
 		lost := 0
-		for _, t := range b.targets() {
+		for _, t := range b.deployments() {
 			ctx, cancel := context.WithCancel(context.Background())
 			prefix, perMsg, batch := "export.", 1, 100
 			if t.raw {
@@ -117,14 +117,9 @@ func (b *bench) pubFanout() error {
 			}
 		}
 		variant := fmt.Sprintf("subscribers=%d", subs)
-		want := 0.7
-		if subs > 1 {
-			want = 0.5
-		}
-		b.add(row{scenario: "pub-fanout", variant: variant, metric: "events/s per sub", raw: rawRate, mp: mpRate, hasRaw: b.raw != nil, higher: true})
-		b.add(row{scenario: "pub-fanout", variant: variant, metric: "per sub / stored rate", mp: mpRate / storedRate, check: func(r row) bool { return r.mp >= want },
-			target: fmt.Sprintf(">= %.1f", want)})
-		b.add(row{scenario: "pub-fanout", variant: variant, metric: "events lost", mp: float64(lost), check: zeroTarget})
+		b.addRaw("pub-fanout", variant, "events/s per sub", rawRate, mpRate)
+		b.add("pub-fanout", variant, "per sub / stored rate", mpRate/storedRate)
+		b.add("pub-fanout", variant, "events lost", float64(lost))
 	}
 	return nil
 }

@@ -11,7 +11,7 @@ import (
 // startRaw starts the baseline on free loopback ports: a ROUTER that echoes
 // every request as its reply, and a PULL sink relaying every message to a
 // PUB socket. Each socket is owned by its goroutine.
-func startRaw() (target, func(), error) {
+func startRaw() (endpoints, func(), error) {
 	port := func() (string, error) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -20,7 +20,7 @@ func startRaw() (target, func(), error) {
 		defer l.Close()
 		return fmt.Sprintf("tcp://127.0.0.1:%d", l.Addr().(*net.TCPAddr).Port), nil
 	}
-	t := target{name: "raw", raw: true}
+	t := endpoints{name: "raw", raw: true}
 	var err error
 	for _, ep := range []*string{&t.rpc, &t.pub, &t.ingest} {
 		if *ep, err = port(); err != nil {
