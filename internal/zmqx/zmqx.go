@@ -7,6 +7,7 @@ package zmqx
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -122,11 +123,21 @@ var wakerSeq atomic.Uint64
 
 // Waker lets any goroutine wake the goroutine that owns a socket: the owner
 // adds Socket() to its poller and calls Drain when it is readable; others
-// call Wake. Wakes coalesce, so a burst costs one message.
+// call Wake. Wakes coalesce: one message stands for every wake until the
+// owner drains it.
+//
+// The sending end is the one socket here used by more than one goroutine:
+// only ever sent on, never polled, each send under a mutex. libzmq allows
+// a socket to move between threads with a full memory barrier between
+// uses, which the mutex is; what it forbids (and what crashes in
+// mailbox.cpp) is concurrent use, or polling in one thread while another
+// sends. Sending from the waking goroutine saves a goroutine hand-off on
+// every wake, which is on the path of every reply that waits for one.
 type Waker struct {
-	ch   chan struct{}
-	pull *Socket // owned by the socket owner
-	done chan struct{}
+	pull  *Socket // owned by the socket owner
+	mu    sync.Mutex
+	push  *Socket     // guarded by mu
+	armed atomic.Bool // a wake message is on its way and not yet drained
 }
 
 // NewWaker must be called by the owner goroutine.
@@ -148,16 +159,7 @@ func NewWaker(c *Context) (*Waker, error) {
 		pull.Close()
 		return nil, err
 	}
-	w := &Waker{ch: make(chan struct{}, 1), pull: pull, done: make(chan struct{})}
-	// This goroutine owns the PUSH end.
-	go func() {
-		defer close(w.done)
-		defer push.Close()
-		for range w.ch {
-			_, _ = push.SendBytes(nil, DONTWAIT)
-		}
-	}()
-	return w, nil
+	return &Waker{pull: pull, push: push}, nil
 }
 
 // Socket is the end the owner polls.
@@ -165,14 +167,19 @@ func (w *Waker) Socket() *Socket { return w.pull }
 
 // Wake is safe from any goroutine.
 func (w *Waker) Wake() {
-	select {
-	case w.ch <- struct{}{}:
-	default:
+	if !w.armed.CompareAndSwap(false, true) {
+		return // the owner has a wake-up coming
 	}
+	w.mu.Lock()
+	if w.push != nil {
+		_, _ = w.push.SendBytes(nil, DONTWAIT)
+	}
+	w.mu.Unlock()
 }
 
 // Drain consumes pending wake-ups (owner only).
 func (w *Waker) Drain() {
+	w.armed.Store(false) // a wake from now on sends again
 	for {
 		if _, err := w.pull.RecvBytes(DONTWAIT); err != nil {
 			return
@@ -180,10 +187,12 @@ func (w *Waker) Drain() {
 	}
 }
 
-// Close stops the waker (owner only, after no more Wake calls can come).
+// Close stops the waker (owner only); later wakes do nothing.
 func (w *Waker) Close() {
-	close(w.ch)
-	<-w.done
+	w.mu.Lock()
+	w.push.Close()
+	w.push = nil
+	w.mu.Unlock()
 	w.pull.Close()
 }
 
