@@ -155,6 +155,9 @@ func (p *Proc) start() {
 		bin = filepath.Join(Binaries(p.t), "mp")
 	}
 	p.cmd = exec.Command(bin)
+	// A test process that is killed (a timeout, ^C) takes its services
+	// with it instead of leaving them holding ports and open files.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "MP_LOG_LEVEL=debug"}
 	for k, v := range p.Env {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)
