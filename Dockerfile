@@ -20,6 +20,7 @@ COPY services/store/go.mod services/store/go.sum services/store/
 COPY services/rpc/go.mod services/rpc/go.sum services/rpc/
 COPY services/ingest/go.mod services/ingest/go.sum services/ingest/
 COPY services/pub/go.mod services/pub/go.sum services/pub/
+COPY cmd/mp/go.mod cmd/mp/go.sum cmd/mp/
 RUN go mod download
 COPY . .
 RUN mkdir /out && \

@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 GO ?= go
-MODULES := . ./client ./proto $(patsubst %/go.mod,./%,$(wildcard services/*/go.mod))
+MODULES := . ./client ./proto ./cmd/mp $(patsubst %/go.mod,./%,$(wildcard services/*/go.mod))
 # Modules kept out of go.work so their heavy test-only dependencies (Helm
 # SDK, compose-go, Kubernetes types) never take part in the services'
 # version selection; they run with GOWORK=off.
@@ -21,7 +21,7 @@ TEST_TIMEOUT ?= 9m
 # (a python3 earlier on PATH, e.g. pyenv's, lacks them).
 PYTHON ?= /usr/bin/python3
 
-.PHONY: all deps build run test vet lint fmt proto proto-check proto-tools bench soak images clean
+.PHONY: all deps build run run-split test vet lint fmt proto proto-check proto-tools bench soak images clean
 
 all: build
 
@@ -34,9 +34,13 @@ build: deps
 	@for s in $(SERVICES); do echo "go build bin/mp-$$s"; $(GO) build -o bin/mp-$$s ./services/$$s || exit 1; done
 	@for t in $(TOOLS_BIN); do echo "go build bin/$$t"; $(GO) build -o bin/$$t ./cmd/$$t || exit 1; done
 
-# run starts all four services on loopback with the seed's ports; Ctrl-C stops them.
+# run starts the all-in-one bin/mp on loopback with the seed's ports; Ctrl-C stops it.
 run: build
 	@scripts/run.sh
+
+# run-split starts the four services as separate processes instead.
+run-split: build
+	@scripts/run.sh split
 
 vet: deps
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
@@ -58,6 +62,8 @@ test: lint build
 	done
 	@echo "== pytest clients/python"
 	@cd clients/python && MP_BIN_DIR=$(CURDIR)/bin $(PYTHON) -m pytest -q -p no:cacheprovider
+	@echo "== go test ./test/e2e against the all-in-one mp (MP_E2E_MODE=mp)"
+	@MP_E2E_MODE=mp $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./test/e2e/
 	@for m in $(STANDALONE); do \
 		echo "== go test $$m (GOWORK=off)"; \
 		(cd $$m && GOWORK=off $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...) || exit 1; \

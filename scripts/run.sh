@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Starts every built Message Plane service on loopback with the seed's ports
-# (store first, then the edges) and stops them all on Ctrl-C.
+# Runs Message Plane on loopback with the seed's ports until Ctrl-C.
+#   scripts/run.sh        the all-in-one bin/mp (store and edges in one process)
+#   scripts/run.sh split  the four services as separate processes
 set -uo pipefail
 cd "$(dirname "$0")/.."
+banner="Message Plane running: RPC tcp://127.0.0.1:48913  PUB tcp://127.0.0.1:48914  INGEST tcp://127.0.0.1:48915  admin http://127.0.0.1:48930 (Ctrl-C stops)"
+if [ "${1:-}" != split ]; then
+	echo "$banner" >&2
+	exec bin/mp
+fi
 pids=()
 stop() {
 	trap - INT TERM
@@ -24,7 +30,7 @@ for _ in $(seq 50); do curl -fs http://127.0.0.1:48930/readyz >/dev/null 2>&1 &&
 start mp-rpc
 start mp-ingest
 start mp-pub
-echo "Message Plane running: RPC tcp://127.0.0.1:48913  PUB tcp://127.0.0.1:48914  INGEST tcp://127.0.0.1:48915 (Ctrl-C stops)" >&2
+echo "$banner" >&2
 wait -n
 echo "a service exited; stopping the rest" >&2
 stop

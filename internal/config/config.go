@@ -4,11 +4,13 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -62,11 +64,22 @@ func Parse(name, about string, spec any, args []string, out io.Writer) error {
 	return nil
 }
 
-// Usage prints what the binary is and every variable it reads.
+// Usage prints what the binary is and every variable it reads, once each
+// (parts that share a variable, as in the all-in-one mp, list it once).
 func Usage(name, about string, spec any, out io.Writer) {
 	fmt.Fprintf(out, "Usage: %s\n\n%s\n\nConfigured by environment variables:\n\n", name, about)
+	var lines bytes.Buffer
+	_ = envconfig.Usagef(Prefix, spec, &lines, "{{range .}}{{usage_key .}}\t{{usage_default .}}\t{{usage_description .}}\n{{end}}")
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	_ = envconfig.Usagef(Prefix, spec, tw, "{{range .}}  {{usage_key .}}\t{{usage_default .}}\t{{usage_description .}}\n{{end}}")
+	seen := map[string]bool{}
+	for _, line := range strings.SplitAfter(lines.String(), "\n") {
+		key, _, _ := strings.Cut(line, "\t")
+		if line == "" || seen[key] {
+			continue
+		}
+		seen[key] = true
+		fmt.Fprint(tw, "  "+line)
+	}
 	_ = tw.Flush()
 }
 

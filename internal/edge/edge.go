@@ -1,11 +1,13 @@
-// Package edge is the start-up the three edge services (rpc, ingest, pub)
-// share: the admin listener, the store link with its readiness check, and a
-// readiness flag raised once the edge's ZMQ socket is bound.
+// Package edge is what the three edge services (rpc, ingest, pub) run with:
+// the admin server their metrics and readiness go to, and their link to the
+// store, over gRPC (one edge per process) or in this process (the
+// all-in-one mp, where the edges share one admin server).
 package edge
 
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/messageplane/mp/internal/admin"
 	"github.com/messageplane/mp/internal/config"
@@ -16,19 +18,20 @@ import (
 type Edge struct {
 	Admin *admin.Server
 	Link  *storelink.Link
-	// Bound marks the edge's socket bound (a readiness check until then).
-	Bound func()
+	Log   *slog.Logger
+	Grace time.Duration // time to drain on shutdown
 }
 
-// New builds the admin server (not yet listening) and dials the store.
-func New(name string, common config.Common, cfg config.Edge, maxMsg int, log *slog.Logger) (*Edge, error) {
+// Dial builds the admin server (not yet listening) of an edge running on
+// its own and dials the store; the store link is a readiness check.
+func Dial(name string, common config.Common, cfg config.Edge, maxMsg int, log *slog.Logger) (*Edge, error) {
 	adm := admin.New(name, log, common.Pprof)
 	link, err := storelink.Dial(cfg.StoreAddr, maxMsg, log)
 	if err != nil {
 		return nil, err
 	}
 	adm.AddCheck("store", link.Ready)
-	return &Edge{Admin: adm, Link: link, Bound: adm.AddFlag(name)}, nil
+	return &Edge{Admin: adm, Link: link, Log: log, Grace: common.Grace}, nil
 }
 
 // Serve starts the admin listener; readiness fails as soon as ctx ends.

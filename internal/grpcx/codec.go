@@ -261,7 +261,7 @@ func decodeWriteOp(buf []byte, op *mpv1.WriteOp, item *mpv1.Item, wrapper *mpv1.
 				op.Op = cur
 			}
 			it := cur.Item
-			return decodeTarget(f.b, &it.Store, &it.Topic, func(b []byte) { it.Payload = b }, name)
+			return decodeTarget(f.b, &it.Store, &it.Topic, func(b []byte) { it.Payload = b }, it, name)
 		case 2:
 			cur, ok := op.Op.(*mpv1.WriteOp_Replace)
 			if !ok {
@@ -269,16 +269,26 @@ func decodeWriteOp(buf []byte, op *mpv1.WriteOp, item *mpv1.Item, wrapper *mpv1.
 				op.Op = cur
 			}
 			r := cur.Replace
-			return decodeTarget(f.b, &r.Store, &r.Topic, func(b []byte) { r.Payloads = append(r.Payloads, b) }, name)
+			return decodeTarget(f.b, &r.Store, &r.Topic, func(b []byte) { r.Payloads = append(r.Payloads, b) }, nil, name)
 		}
 		return nil
 	})
 }
 
 // decodeTarget decodes an Item or a Replace: store (1), topic (2) and
-// payload bytes (3), which Item keeps the last of and Replace collects.
-func decodeTarget(buf []byte, store, topic *string, payload func([]byte), name func([]byte) (string, error)) error {
+// payload bytes (3), which Item keeps the last of and Replace collects, and
+// an Item's deadline (4) and encoding (5) (item is nil for a Replace).
+func decodeTarget(buf []byte, store, topic *string, payload func([]byte), item *mpv1.Item, name func([]byte) (string, error)) error {
 	return eachField(buf, func(f field) (err error) {
+		if item != nil && f.typ == protowire.VarintType {
+			switch f.num {
+			case 4:
+				item.Deadline = int64(f.n)
+			case 5:
+				item.Encoding = mpv1.Encoding(int32(f.n))
+			}
+			return nil
+		}
 		if f.typ != protowire.BytesType {
 			return nil
 		}

@@ -24,9 +24,10 @@ import (
 // are unknown.
 var ErrNoInfo = errors.New("store not reached yet")
 
-// Link is an edge's connection to the store.
+// Link is an edge's connection to the store: over gRPC (Dial), or to a
+// store in the same process (Local).
 type Link struct {
-	conn   *grpc.ClientConn
+	conn   *grpc.ClientConn // nil for a store in this process
 	client mpv1.StoreClient
 	log    *slog.Logger
 
@@ -48,12 +49,37 @@ func Dial(addr string, maxMsg int, log *slog.Logger) (*Link, error) {
 	return l, nil
 }
 
-// Client is the gRPC client.
+// Local links to a store in this process through client (InProcess): no
+// connection to lose, so the link is ready once the store has answered Info.
+func Local(client mpv1.StoreClient, log *slog.Logger) *Link {
+	ctx, stop := context.WithCancel(context.Background())
+	l := &Link{client: client, log: log, stop: stop}
+	go func() {
+		// A store that is still loading (replaying its log) refuses Info.
+		for l.Refresh(ctx) != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	return l
+}
+
+// Client is the store client.
 func (l *Link) Client() mpv1.StoreClient { return l.client }
+
+// InProcess reports whether the store is in this process (calls into it
+// are direct function calls).
+func (l *Link) InProcess() bool { return l.conn == nil }
 
 // Close stops following the store and closes the connection.
 func (l *Link) Close() error {
 	l.stop()
+	if l.conn == nil {
+		return nil
+	}
 	return l.conn.Close()
 }
 
@@ -141,6 +167,9 @@ func (l *Link) HasStore(name string) (bool, error) {
 func (l *Link) Ready(ctx context.Context) error {
 	if l.Info() == nil {
 		return ErrNoInfo
+	}
+	if l.conn == nil {
+		return nil
 	}
 	if st := l.conn.GetState(); st == connectivity.TransientFailure || st == connectivity.Shutdown {
 		return fmt.Errorf("store link %s", st)

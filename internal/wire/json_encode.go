@@ -33,6 +33,10 @@ func AppendJSON(dst []byte, v Value) ([]byte, error) {
 	case String:
 		return AppendString(dst, v.Str), nil
 	case Raw:
+		if v.Enc == Msgpack {
+			d := mpDecoder{b: v.Raw}
+			return d.toJSON(dst, 0)
+		}
 		return append(dst, v.Raw...), nil
 	case Encoded:
 		return appendEncodedJSON(dst, v)

@@ -1,11 +1,9 @@
 package wire
 
 import (
-	"bytes"
 	"math"
 	"unicode/utf8"
-
-	"github.com/vmihailenco/msgpack/v5"
+	"unsafe"
 )
 
 // DecodeMsgpack decodes one msgpack value (the whole body) into a Value.
@@ -14,8 +12,8 @@ import (
 //
 // Decoding reads the body in place (the format is a handful of fixed
 // layouts): profiles of the ingest edge showed the library's reader-based
-// decoder spending more than half the edge's CPU. Encoding still uses the
-// library (AppendMsgpack).
+// decoder spending more than half the edge's CPU. The library stays in the
+// tests, as the oracle both directions are checked against.
 func DecodeMsgpack(b []byte) (Value, error) {
 	d := mpDecoder{b: b}
 	v, err := d.value(0)
@@ -232,69 +230,58 @@ func (d *mpDecoder) mapOf(n, depth int) (Value, error) {
 }
 
 // AppendMsgpack appends v as msgpack. Floats are always float64; integers
-// outside the 64-bit range become float64; Raw JSON is decoded and
-// re-encoded as a map.
+// outside the 64-bit range become float64; Raw JSON is transcoded and Raw
+// msgpack copied as it is.
 func AppendMsgpack(dst []byte, v Value) ([]byte, error) {
-	buf := bytes.NewBuffer(dst)
-	e := msgpack.NewEncoder(buf)
-	if err := encodeMsgpack(e, v); err != nil {
-		return dst, err
-	}
-	return buf.Bytes(), nil
-}
-
-func encodeMsgpack(e *msgpack.Encoder, v Value) error {
 	switch v.Kind {
 	case Null:
-		return e.EncodeNil()
+		return append(dst, 0xc0), nil
 	case Bool:
-		return e.EncodeBool(v.Bool)
+		if v.Bool {
+			return append(dst, 0xc3), nil
+		}
+		return append(dst, 0xc2), nil
 	case Int:
-		return e.EncodeInt(v.Int)
+		return AppendMsgpackInt(dst, v.Int), nil
 	case Uint:
-		return e.EncodeUint(v.Uint)
+		return AppendMsgpackUint(dst, v.Uint), nil
 	case BigInt:
-		return e.EncodeFloat64(parseBigFloat(v.Str))
+		return AppendMsgpackFloat(dst, parseBigFloat(v.Str)), nil
 	case Float:
-		return e.EncodeFloat64(v.Float)
+		return AppendMsgpackFloat(dst, v.Float), nil
 	case String:
-		return e.EncodeString(v.Str)
+		return AppendMsgpackStr(dst, unsafe.Slice(unsafe.StringData(v.Str), len(v.Str))), nil
 	case Array:
-		if err := e.EncodeArrayLen(len(v.Arr)); err != nil {
-			return err
-		}
+		dst = AppendMsgpackArray(dst, len(v.Arr))
 		for i := range v.Arr {
-			if err := encodeMsgpack(e, v.Arr[i]); err != nil {
-				return err
+			var err error
+			if dst, err = AppendMsgpack(dst, v.Arr[i]); err != nil {
+				return dst, err
 			}
 		}
-		return nil
+		return dst, nil
 	case Object:
-		if err := e.EncodeMapLen(len(v.Obj)); err != nil {
-			return err
-		}
+		dst = AppendMsgpackMap(dst, len(v.Obj))
 		for i := range v.Obj {
-			if err := e.EncodeString(v.Obj[i].Key); err != nil {
-				return err
-			}
-			if err := encodeMsgpack(e, v.Obj[i].Val); err != nil {
-				return err
+			k := v.Obj[i].Key
+			dst = AppendMsgpackStr(dst, unsafe.Slice(unsafe.StringData(k), len(k)))
+			var err error
+			if dst, err = AppendMsgpack(dst, v.Obj[i].Val); err != nil {
+				return dst, err
 			}
 		}
-		return nil
+		return dst, nil
 	case Encoded:
 		tree, err := v.Decoded()
 		if err != nil {
-			return err
+			return dst, err
 		}
-		return encodeMsgpack(e, tree)
+		return AppendMsgpack(dst, tree)
 	case Raw:
-		b, err := AppendMsgpackFromJSON(nil, v.Raw)
-		if err != nil {
-			return err
+		if v.Enc == Msgpack {
+			return append(dst, v.Raw...), nil
 		}
-		_, err = e.Writer().Write(b)
-		return err
+		return AppendMsgpackFromJSON(dst, v.Raw)
 	}
-	return ErrUnrepresented
+	return dst, ErrUnrepresented
 }

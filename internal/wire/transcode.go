@@ -35,7 +35,7 @@ func (p *jsonParser) transcode(dst []byte, depth int) ([]byte, error) {
 		return p.transcodeContainer(dst, depth)
 	case c == '"':
 		s, err := p.strBytes()
-		return appendMsgpackString(dst, s), err
+		return AppendMsgpackStr(dst, s), err
 	case c == 't':
 		return append(dst, 0xc3), p.lit("true")
 	case c == 'f':
@@ -49,14 +49,14 @@ func (p *jsonParser) transcode(dst []byte, depth int) ([]byte, error) {
 	}
 	switch v.Kind {
 	case Int:
-		return appendMsgpackInt(dst, v.Int), nil
+		return AppendMsgpackInt(dst, v.Int), nil
 	case Uint:
 		dst = append(dst, 0xcf)
 		return binary.BigEndian.AppendUint64(dst, v.Uint), nil
 	case BigInt:
-		return appendMsgpackFloat(dst, parseBigFloat(v.Str)), nil
+		return AppendMsgpackFloat(dst, parseBigFloat(v.Str)), nil
 	}
-	return appendMsgpackFloat(dst, v.Float), nil
+	return AppendMsgpackFloat(dst, v.Float), nil
 }
 
 // transcodeContainer transcodes an object or array in one pass. msgpack
@@ -87,7 +87,7 @@ func (p *jsonParser) transcodeContainer(dst []byte, depth int) ([]byte, error) {
 				if err != nil {
 					return dst, err
 				}
-				dst = appendMsgpackString(dst, k)
+				dst = AppendMsgpackStr(dst, k)
 				if err := p.colon(); err != nil {
 					return dst, err
 				}
@@ -132,7 +132,13 @@ func appendContainerHeader(dst []byte, n int, isMap bool) []byte {
 	return binary.BigEndian.AppendUint32(append(dst, wide+1), uint32(n))
 }
 
-func appendMsgpackString(dst []byte, s []byte) []byte {
+// AppendMsgpackMap appends a map header for n members, AppendMsgpackArray
+// an array header: the smallest form that holds n.
+func AppendMsgpackMap(dst []byte, n int) []byte   { return appendContainerHeader(dst, n, true) }
+func AppendMsgpackArray(dst []byte, n int) []byte { return appendContainerHeader(dst, n, false) }
+
+// AppendMsgpackStr appends s as a msgpack string.
+func AppendMsgpackStr(dst []byte, s []byte) []byte {
 	n := len(s)
 	switch {
 	case n < 32:
@@ -147,7 +153,8 @@ func appendMsgpackString(dst []byte, s []byte) []byte {
 	return append(dst, s...)
 }
 
-func appendMsgpackInt(dst []byte, i int64) []byte {
+// AppendMsgpackInt appends i in its smallest msgpack form.
+func AppendMsgpackInt(dst []byte, i int64) []byte {
 	switch {
 	case i >= 0 && i <= 0x7f:
 		return append(dst, byte(i))
@@ -163,6 +170,16 @@ func appendMsgpackInt(dst []byte, i int64) []byte {
 	return binary.BigEndian.AppendUint64(append(dst, 0xd3), uint64(i))
 }
 
-func appendMsgpackFloat(dst []byte, f float64) []byte {
+// AppendMsgpackUint appends u in its smallest msgpack form.
+func AppendMsgpackUint(dst []byte, u uint64) []byte {
+	if u <= math.MaxInt64 {
+		return AppendMsgpackInt(dst, int64(u))
+	}
+	return binary.BigEndian.AppendUint64(append(dst, 0xcf), u)
+}
+
+// AppendMsgpackFloat appends f as a msgpack float64 (the protocol's ts and
+// timestamp are always float64).
+func AppendMsgpackFloat(dst []byte, f float64) []byte {
 	return binary.BigEndian.AppendUint64(append(dst, 0xcb), math.Float64bits(f))
 }

@@ -6,6 +6,8 @@ package wire
 
 import (
 	"errors"
+	"math"
+	"strings"
 )
 
 // Kind is the type of a Value.
@@ -21,8 +23,9 @@ const (
 	String
 	Array
 	Object
-	// Raw is already-encoded compact JSON (Raw field), spliced into JSON
-	// output as-is; used for event bytes that come from the store.
+	// Raw is already-encoded bytes (Raw field) in the encoding Enc says,
+	// spliced into output of that encoding as they are; used for the events
+	// the store renders.
 	Raw
 	// Unrepresentable is a msgpack value JSON cannot carry: binary, ext, or
 	// a map with a non-string key. It decodes, and fails where it is used.
@@ -74,6 +77,9 @@ func ArrayValue(a []Value) Value   { return Value{Kind: Array, Arr: a} }
 func ObjectValue(m []Member) Value { return Value{Kind: Object, Obj: m} }
 func RawValue(b []byte) Value      { return Value{Kind: Raw, Raw: b} }
 
+// RawIn is already-encoded bytes in enc.
+func RawIn(b []byte, enc Encoding) Value { return Value{Kind: Raw, Raw: b, Enc: enc} }
+
 // StringsValue is an array of strings.
 func StringsValue(ss []string) Value {
 	a := make([]Value, len(ss))
@@ -121,16 +127,33 @@ func (v Value) AsFloat() (float64, bool) {
 }
 
 // AsInt returns an integral number as int64: ints, and floats with no
-// fraction within range (5.0 is 5). Booleans are never integers.
+// fraction (5.0 is 5). An integer beyond the 64-bit range (2**64, or the
+// integral float 1e300) is still an integer: it saturates at the nearest
+// int64 bound, so "at least 1" and "clamped to a maximum" hold for it.
+// Booleans are never integers.
 func (v Value) AsInt() (int64, bool) {
 	switch v.Kind {
 	case Int:
 		return v.Int, true
+	case Uint:
+		return math.MaxInt64, true
+	case BigInt:
+		if strings.HasPrefix(v.Str, "-") {
+			return math.MinInt64, true
+		}
+		return math.MaxInt64, true
 	case Float:
 		f := v.Float
-		if f == float64(int64(f)) && f >= -9.223372036854775808e18 && f < 9.223372036854775808e18 {
-			return int64(f), true
+		if math.Trunc(f) != f || math.IsInf(f, 0) {
+			return 0, false
 		}
+		switch {
+		case f >= 9.223372036854775808e18:
+			return math.MaxInt64, true
+		case f < -9.223372036854775808e18:
+			return math.MinInt64, true
+		}
+		return int64(f), true
 	}
 	return 0, false
 }

@@ -326,3 +326,36 @@ func TestEscapedKeyKeepsItsName(t *testing.T) {
 		t.Fatalf("escaped key lost: %+v", v)
 	}
 }
+
+func TestAsInt(t *testing.T) {
+	cases := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{`5`, 5, true},
+		{`5.0`, 5, true},
+		{`-0.0`, 0, true},
+		{`5.5`, 0, false},
+		{`true`, 0, false},
+		{`"5"`, 0, false},
+		{`null`, 0, false},
+		{`9223372036854775807`, math.MaxInt64, true},
+		{`9223372036854775808`, math.MaxInt64, true},
+		{`18446744073709551616`, math.MaxInt64, true},
+		{`-18446744073709551616`, math.MinInt64, true},
+		{`1e300`, math.MaxInt64, true},
+		{`-1e300`, math.MinInt64, true},
+		{`9.223372036854775807e18`, math.MaxInt64, true},
+	}
+	for _, c := range cases {
+		v, err := DecodeJSON([]byte(c.in))
+		if err != nil {
+			t.Fatalf("%s: %v", c.in, err)
+		}
+		got, ok := v.AsInt()
+		if got != c.want || ok != c.ok {
+			t.Errorf("%s: %d %v, want %d %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+}

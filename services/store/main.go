@@ -4,34 +4,21 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
-	"net"
+	"errors"
 	"os"
-	"time"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/messageplane/mp/internal/admin"
 	"github.com/messageplane/mp/internal/config"
-	"github.com/messageplane/mp/internal/grpcx"
 	"github.com/messageplane/mp/internal/lifecycle"
 	"github.com/messageplane/mp/internal/logging"
-	"github.com/messageplane/mp/services/store/internal/server"
-	"github.com/messageplane/mp/services/store/internal/store"
+	"github.com/messageplane/mp/services/store/app"
 )
 
 // Config is mp-store's configuration.
 type Config struct {
 	config.Common
-	Listen        string   `envconfig:"STORE_LISTEN" default:"127.0.0.1:48920" desc:"gRPC listen address for the edges"`
-	HTTPAddr      string   `envconfig:"HTTP_ADDR" default:"127.0.0.1:48930" desc:"HTTP address of /healthz, /readyz, /metrics"`
-	Stores        []string `envconfig:"STORES" default:"messages,events,lifecycle,runs,export,memory" desc:"store names, comma-separated"`
-	TopicMax      int      `envconfig:"TOPIC_MAX" default:"10000" desc:"topics per store"`
-	TopicMaxLen   int      `envconfig:"TOPIC_MAXLEN" default:"20000" desc:"events retained per topic (oldest evicted)"`
-	MaxReplyBytes int      `envconfig:"MAX_REPLY_BYTES" default:"67108864" desc:"largest read reply; sizes gRPC message limits"`
+	HTTPAddr string `envconfig:"HTTP_ADDR" default:"127.0.0.1:48930" desc:"HTTP address of /healthz, /readyz, /metrics"`
+	app.Config
 }
 
 const about = "mp-store holds Message Plane's stores in memory and serves them over gRPC to the rpc, ingest and pub edges."
@@ -39,56 +26,22 @@ const about = "mp-store holds Message Plane's stores in memory and serves them o
 func main() {
 	var cfg Config
 	config.Load("mp-store", about, &cfg)
+	config.Check("mp-store", cfg.Config.Validate())
+	if cfg.Listen == "" {
+		config.Check("mp-store", errors.New("MP_STORE_LISTEN must be set: the edges reach the store there"))
+	}
 	log, err := logging.New(os.Stdout, "store", cfg.LogLevel, cfg.LogFormat)
 	config.Check("mp-store", err)
-	svc, err := store.New(store.Config{Stores: cfg.Stores, TopicMax: cfg.TopicMax, TopicMaxLen: cfg.TopicMaxLen})
+	st, err := app.New(cfg.Config, log)
 	config.Check("mp-store", err)
 	lifecycle.TuneGC(lifecycle.DefaultStoreGC)
-	lifecycle.Main(log, func(ctx context.Context) error { return run(ctx, cfg, svc, log) })
-}
-
-func run(ctx context.Context, cfg Config, svc *store.Service, log *slog.Logger) error {
-	adm := admin.New("store", log, cfg.Pprof)
-	metrics := newMetrics(adm.Registry(), svc)
-
-	lis, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("grpc listen %s: %w", cfg.Listen, err)
-	}
-	limit := grpcx.MessageLimit(cfg.MaxReplyBytes)
-	opts := append(grpcx.ServerOptions(limit), grpc.ChainUnaryInterceptor(metrics.unary))
-	gs := grpc.NewServer(append(opts, grpcx.Recovery(log)...)...)
-	stopping := make(chan struct{})
-	server.New(svc, stopping).Register(gs)
-	hs := health.NewServer()
-	healthpb.RegisterHealthServer(gs, hs)
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	hs.SetServingStatus("messageplane.v1.Store", healthpb.HealthCheckResponse_SERVING)
-
-	stopAdmin, err := adm.Serve(cfg.HTTPAddr)
-	if err != nil {
-		return err
-	}
-	defer stopAdmin()
-	served := make(chan error, 1)
-	go func() { served <- gs.Serve(lis) }()
-	log.Info("ready", "grpc", lis.Addr().String(), "epoch", svc.Epoch(), "stores", cfg.Stores)
-
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		return fmt.Errorf("grpc server: %w", err)
-	}
-	adm.SetDraining()
-	hs.Shutdown()
-	close(stopping)
-	done := make(chan struct{})
-	go func() { gs.GracefulStop(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(cfg.Grace):
-		log.Warn("grace period over, closing remaining calls")
-		gs.Stop()
-	}
-	return nil
+	lifecycle.Main(log, func(ctx context.Context) error {
+		adm := admin.New("store", log, cfg.Pprof)
+		stop, err := adm.Serve(cfg.HTTPAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		return st.Run(ctx, adm, cfg.Grace)
+	})
 }

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/messageplane/mp/client"
-	"github.com/messageplane/mp/test/testenv"
 	"github.com/messageplane/mp/internal/wire"
 	"github.com/messageplane/mp/internal/zmqx"
+	"github.com/messageplane/mp/test/testenv"
 )
 
 var encodings = []struct {

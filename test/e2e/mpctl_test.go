@@ -388,6 +388,7 @@ func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 // TestMpctlTailAcrossRestarts: tail fills what a pub restart missed
 // without a gap, and reports a store restart (a new epoch).
 func TestMpctlTailAcrossRestarts(t *testing.T) {
+	testenv.SplitOnly(t)
 	c := startCluster(t)
 	rpc, err := client.Dial(c.RPC, client.Options{Timeout: time.Second})
 	if err != nil {

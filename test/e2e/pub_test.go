@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/messageplane/mp/client"
-	"github.com/messageplane/mp/test/testenv"
 	"github.com/messageplane/mp/internal/zmqx"
+	"github.com/messageplane/mp/test/testenv"
 )
 
 // subMsg is one message received on a SUB socket.
@@ -205,6 +205,7 @@ func TestPubMatchesRPCEvent(t *testing.T) {
 // events flow; a subscriber that catches up with bus.get_since from its last
 // seq ends with every seq exactly once.
 func TestPubRestartCatchUp(t *testing.T) {
+	testenv.SplitOnly(t)
 	cl := startAll(t)
 	c := dial(t, cl.RPC, client.JSON)
 	sub := subscribe(t, cl.PUB, "lifecycle.", "export.probe")
@@ -299,6 +300,7 @@ func readSince(t testing.TB, c *client.Client, store string, after, upTo uint64)
 // TestPubFollowsStoreRestart: after the store restarts (new epoch), events
 // of the new epoch are published from seq 1.
 func TestPubFollowsStoreRestart(t *testing.T) {
+	testenv.SplitOnly(t)
 	cl := startAll(t)
 	c := dial(t, cl.RPC, client.JSON)
 	sub := subscribe(t, cl.PUB, "messages.", "export.probe")

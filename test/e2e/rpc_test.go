@@ -13,8 +13,8 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/messageplane/mp/client"
-	"github.com/messageplane/mp/test/testenv"
 	"github.com/messageplane/mp/internal/zmqx"
+	"github.com/messageplane/mp/test/testenv"
 )
 
 type rpcCase struct {
@@ -365,6 +365,7 @@ func TestRPCPipelining(t *testing.T) {
 // TestRPCStoreDown: with the store killed, requests answer UNAVAILABLE
 // within 2 s; once it is back they succeed and report a new epoch.
 func TestRPCStoreDown(t *testing.T) {
+	testenv.SplitOnly(t)
 	cl := startRPC(t, nil)
 	c := dial(t, cl.RPC, client.JSON)
 	before := mustOK(t, c, "health", nil)["epoch"]
@@ -445,6 +446,7 @@ func TestRPCTruncation(t *testing.T) {
 // up), concurrent publishes and reads all answer UNAVAILABLE within 2 s,
 // and succeed once it resumes.
 func TestRPCStoreHung(t *testing.T) {
+	testenv.SplitOnly(t)
 	cl := startRPC(t, nil)
 	c := dial(t, cl.RPC, client.Msgpack)
 	mustOK(t, c, "bus.publish", map[string]any{"topic": "a", "payload": 1})
@@ -502,6 +504,7 @@ func TestRPCOversizedFrame(t *testing.T) {
 // publishes are not queued behind it, and reads waiting for the slot hear
 // UNAVAILABLE within their own store timeout.
 func TestRPCReadSlots(t *testing.T) {
+	testenv.SplitOnly(t)
 	cl := startRPC(t, map[string]string{"MP_RPC_WORKERS": "1", "MP_RPC_STORE_TIMEOUT": "1s"})
 	c := dial(t, cl.RPC, client.JSON)
 	mustOK(t, c, "bus.publish", map[string]any{"topic": "a", "payload": 1})

@@ -42,11 +42,26 @@ func repoRoot() (string, error) {
 	}
 }
 
-// Services are the binaries Binaries builds.
+// Services are the four services; Binaries builds mp-<service> of each,
+// and the all-in-one mp.
 var Services = []string{"store", "rpc", "ingest", "pub"}
 
+// AllInOne reports whether clusters run as one all-in-one mp process
+// (MP_E2E_MODE=mp) rather than the four services (the default), so the
+// e2e suite runs against both.
+func AllInOne() bool { return os.Getenv("MP_E2E_MODE") == "mp" }
+
+// SplitOnly skips a test that stops, pauses or restarts one service on its
+// own, which the all-in-one process cannot do.
+func SplitOnly(t testing.TB) {
+	t.Helper()
+	if AllInOne() {
+		t.Skip("stops, pauses or restarts one service: needs the four services as separate processes")
+	}
+}
+
 // Binaries builds every service once per test process and returns the
-// directory holding mp-<service>.
+// directory holding mp-<service> and mp.
 func Binaries(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -60,14 +75,15 @@ func Binaries(t testing.TB) string {
 			buildErr = err
 			return
 		}
+		targets := map[string]string{"mp": "./cmd/mp"}
 		for _, s := range Services {
-			if _, err := os.Stat(filepath.Join(root, "services", s, "main.go")); err != nil {
-				continue // not built yet in this tree
-			}
-			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, "mp-"+s), "./services/"+s)
+			targets["mp-"+s] = "./services/" + s
+		}
+		for bin, pkg := range targets {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, bin), pkg)
 			cmd.Dir = root
 			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("build mp-%s: %v\n%s", s, err, out)
+				buildErr = fmt.Errorf("build %s: %v\n%s", bin, err, out)
 				return
 			}
 		}
@@ -135,6 +151,9 @@ func Start(t testing.TB, name string, env map[string]string) *Proc {
 func (p *Proc) start() {
 	p.t.Helper()
 	bin := filepath.Join(Binaries(p.t), "mp-"+p.Name)
+	if p.Name == "mp" {
+		bin = filepath.Join(Binaries(p.t), "mp")
+	}
 	p.cmd = exec.Command(bin)
 	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "MP_LOG_LEVEL=debug"}
 	for k, v := range p.Env {
@@ -240,14 +259,23 @@ type Cluster struct {
 	PubHTTP, IngestHTTP          string
 	Store, RPCProc, Pub, IngestP *Proc
 	Env                          map[string]string // extra env for every service
+
+	// In all-in-one mode one mp process plays all four services: every
+	// HTTP address is its one admin listener and every Proc is it.
+	mp    *Proc
+	mpEnv map[string]string
 }
 
 // NewCluster reserves ports for every service; Start* start them.
 func NewCluster(t testing.TB, env map[string]string) *Cluster {
 	ep := func() string { return fmt.Sprintf("tcp://127.0.0.1:%d", FreePort(t)) }
 	hp := func() string { return fmt.Sprintf("127.0.0.1:%d", FreePort(t)) }
-	return &Cluster{t: t, StoreAddr: hp(), RPC: ep(), PUB: ep(), Ingest: ep(),
+	c := &Cluster{t: t, StoreAddr: hp(), RPC: ep(), PUB: ep(), Ingest: ep(),
 		StoreHTTP: hp(), RPCHTTP: hp(), PubHTTP: hp(), IngestHTTP: hp(), Env: env}
+	if AllInOne() {
+		c.RPCHTTP, c.PubHTTP, c.IngestHTTP = c.StoreHTTP, c.StoreHTTP, c.StoreHTTP
+	}
+	return c
 }
 
 func (c *Cluster) env(extra map[string]string) map[string]string {
@@ -299,9 +327,29 @@ func (c *Cluster) StartReplica(name string) (endpoint, httpAddr string) {
 }
 
 func (c *Cluster) start(name, httpAddr string, extra map[string]string) *Proc {
+	if AllInOne() && httpAddr == c.StoreHTTP {
+		return c.startMP(extra)
+	}
 	p := Start(c.t, name, c.env(merge(extra, map[string]string{"MP_HTTP_ADDR": httpAddr})))
 	WaitReady(c.t, httpAddr, 10*time.Second)
 	return p
+}
+
+// startMP (re)starts the all-in-one process with every service's extra
+// variables so far: a test starts the services one by one, each with its
+// own, before it stores anything.
+func (c *Cluster) startMP(extra map[string]string) *Proc {
+	c.mpEnv = merge(c.mpEnv, extra)
+	env := c.env(merge(c.mpEnv, map[string]string{"MP_HTTP_ADDR": c.StoreHTTP}))
+	if c.mp == nil {
+		c.mp = Start(c.t, "mp", env)
+	} else {
+		c.mp.Env = env
+		c.mp.Restart()
+	}
+	c.Store, c.RPCProc, c.Pub, c.IngestP = c.mp, c.mp, c.mp, c.mp
+	WaitReady(c.t, c.StoreHTTP, 10*time.Second)
+	return c.mp
 }
 
 func merge(a, b map[string]string) map[string]string {

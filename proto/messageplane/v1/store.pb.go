@@ -40,6 +40,9 @@ const (
 	Reject_REJECT_TOPIC_TOO_LONG  Reject = 4
 	Reject_REJECT_TOO_MANY_TOPICS Reject = 5
 	Reject_REJECT_BAD_PAYLOAD     Reject = 6
+	// The item's deadline passed before the store reached it: nothing was
+	// stored, so the edge can answer UNAVAILABLE truthfully.
+	Reject_REJECT_EXPIRED Reject = 7
 )
 
 // Enum value maps for Reject.
@@ -52,6 +55,7 @@ var (
 		4: "REJECT_TOPIC_TOO_LONG",
 		5: "REJECT_TOO_MANY_TOPICS",
 		6: "REJECT_BAD_PAYLOAD",
+		7: "REJECT_EXPIRED",
 	}
 	Reject_value = map[string]int32{
 		"REJECT_NONE":            0,
@@ -61,6 +65,7 @@ var (
 		"REJECT_TOPIC_TOO_LONG":  4,
 		"REJECT_TOO_MANY_TOPICS": 5,
 		"REJECT_BAD_PAYLOAD":     6,
+		"REJECT_EXPIRED":         7,
 	}
 )
 
@@ -89,6 +94,54 @@ func (x Reject) Number() protoreflect.EnumNumber {
 // Deprecated: Use Reject.Descriptor instead.
 func (Reject) EnumDescriptor() ([]byte, []int) {
 	return file_messageplane_v1_store_proto_rawDescGZIP(), []int{0}
+}
+
+// Encoding is how the store renders the events it returns: a plugin's
+// reply is rendered once, in the plugin's encoding.
+type Encoding int32
+
+const (
+	Encoding_ENCODING_JSON    Encoding = 0
+	Encoding_ENCODING_MSGPACK Encoding = 1
+)
+
+// Enum value maps for Encoding.
+var (
+	Encoding_name = map[int32]string{
+		0: "ENCODING_JSON",
+		1: "ENCODING_MSGPACK",
+	}
+	Encoding_value = map[string]int32{
+		"ENCODING_JSON":    0,
+		"ENCODING_MSGPACK": 1,
+	}
+)
+
+func (x Encoding) Enum() *Encoding {
+	p := new(Encoding)
+	*p = x
+	return p
+}
+
+func (x Encoding) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Encoding) Descriptor() protoreflect.EnumDescriptor {
+	return file_messageplane_v1_store_proto_enumTypes[1].Descriptor()
+}
+
+func (Encoding) Type() protoreflect.EnumType {
+	return &file_messageplane_v1_store_proto_enumTypes[1]
+}
+
+func (x Encoding) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Encoding.Descriptor instead.
+func (Encoding) EnumDescriptor() ([]byte, []int) {
+	return file_messageplane_v1_store_proto_rawDescGZIP(), []int{1}
 }
 
 type InfoRequest struct {
@@ -257,10 +310,16 @@ func (x *StoreHead) GetTopicCount() uint32 {
 
 // Item appends one event. payload is a compact JSON object.
 type Item struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Store         string                 `protobuf:"bytes,1,opt,name=store,proto3" json:"store,omitempty"`
-	Topic         string                 `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
-	Payload       []byte                 `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Store   string                 `protobuf:"bytes,1,opt,name=store,proto3" json:"store,omitempty"`
+	Topic   string                 `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
+	Payload []byte                 `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`
+	// deadline (Unix nanoseconds, 0: none) is when the caller stops waiting:
+	// the store skips the item, answering REJECT_EXPIRED, when it reaches it
+	// later. Each caller of a coalesced write keeps its own deadline.
+	Deadline int64 `protobuf:"varint,4,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// encoding of the stored event in WriteResult.event (return_events).
+	Encoding      Encoding `protobuf:"varint,5,opt,name=encoding,proto3,enum=messageplane.v1.Encoding" json:"encoding,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -314,6 +373,20 @@ func (x *Item) GetPayload() []byte {
 		return x.Payload
 	}
 	return nil
+}
+
+func (x *Item) GetDeadline() int64 {
+	if x != nil {
+		return x.Deadline
+	}
+	return 0
+}
+
+func (x *Item) GetEncoding() Encoding {
+	if x != nil {
+		return x.Encoding
+	}
+	return Encoding_ENCODING_JSON
 }
 
 // Replace atomically replaces a topic's retained events with one new event
@@ -533,6 +606,7 @@ func (x *WriteRequest) GetReturnEvents() bool {
 }
 
 // WriteResult answers one item: one per Item, one per Replace payload.
+// event is the stored event in the item's encoding (return_events).
 type WriteResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Reject        Reject                 `protobuf:"varint,1,opt,name=reject,proto3,enum=messageplane.v1.Reject" json:"reject,omitempty"`
@@ -849,6 +923,7 @@ type ReadOptions struct {
 	Limit         uint32                 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
 	Light         bool                   `protobuf:"varint,2,opt,name=light,proto3" json:"light,omitempty"`
 	MaxBytes      uint64                 `protobuf:"varint,3,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	Encoding      Encoding               `protobuf:"varint,4,opt,name=encoding,proto3,enum=messageplane.v1.Encoding" json:"encoding,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -902,6 +977,13 @@ func (x *ReadOptions) GetMaxBytes() uint64 {
 		return x.MaxBytes
 	}
 	return 0
+}
+
+func (x *ReadOptions) GetEncoding() Encoding {
+	if x != nil {
+		return x.Encoding
+	}
+	return Encoding_ENCODING_JSON
 }
 
 // topic "" means every topic of the store.
@@ -1231,9 +1313,10 @@ func (x *ReplayRequest) GetTopicNameMaxLen() uint32 {
 
 type ReadResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// items is the events as one JSON array ("[{...},{...}]", light when
-	// asked), rendered once by the store so an edge can splice it into a
-	// reply whole; count is how many events it holds.
+	// items is the events as one array in the asked encoding (JSON
+	// "[{...},{...}]" or a msgpack array; light when asked), rendered once by
+	// the store so an edge can splice it into a reply whole; count is how
+	// many events it holds.
 	Items         []byte `protobuf:"bytes,1,opt,name=items,proto3" json:"items,omitempty"`
 	Truncated     bool   `protobuf:"varint,2,opt,name=truncated,proto3" json:"truncated,omitempty"` // cut to max_bytes
 	HeadSeq       uint64 `protobuf:"varint,3,opt,name=head_seq,json=headSeq,proto3" json:"head_seq,omitempty"`
@@ -1531,11 +1614,13 @@ const file_messageplane_v1_store_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
 	"\bhead_seq\x18\x02 \x01(\x04R\aheadSeq\x12\x1f\n" +
 	"\vtopic_count\x18\x03 \x01(\rR\n" +
-	"topicCount\"L\n" +
+	"topicCount\"\x9f\x01\n" +
 	"\x04Item\x12\x14\n" +
 	"\x05store\x18\x01 \x01(\tR\x05store\x12\x14\n" +
 	"\x05topic\x18\x02 \x01(\tR\x05topic\x12\x18\n" +
-	"\apayload\x18\x03 \x01(\fR\apayload\"Q\n" +
+	"\apayload\x18\x03 \x01(\fR\apayload\x12\x1a\n" +
+	"\bdeadline\x18\x04 \x01(\x03R\bdeadline\x125\n" +
+	"\bencoding\x18\x05 \x01(\x0e2\x19.messageplane.v1.EncodingR\bencoding\"Q\n" +
 	"\aReplace\x12\x14\n" +
 	"\x05store\x18\x01 \x01(\tR\x05store\x12\x14\n" +
 	"\x05topic\x18\x02 \x01(\tR\x05topic\x12\x1a\n" +
@@ -1572,11 +1657,12 @@ const file_messageplane_v1_store_proto_rawDesc = "" +
 	"\x12ListTopicsResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x12\x16\n" +
 	"\x06stores\x18\x02 \x03(\tR\x06stores\x122\n" +
-	"\x06topics\x18\x03 \x03(\v2\x1a.messageplane.v1.TopicInfoR\x06topics\"V\n" +
+	"\x06topics\x18\x03 \x03(\v2\x1a.messageplane.v1.TopicInfoR\x06topics\"\x8d\x01\n" +
 	"\vReadOptions\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\rR\x05limit\x12\x14\n" +
 	"\x05light\x18\x02 \x01(\bR\x05light\x12\x1b\n" +
-	"\tmax_bytes\x18\x03 \x01(\x04R\bmaxBytes\"p\n" +
+	"\tmax_bytes\x18\x03 \x01(\x04R\bmaxBytes\x125\n" +
+	"\bencoding\x18\x04 \x01(\x0e2\x19.messageplane.v1.EncodingR\bencoding\"p\n" +
 	"\x10GetRecentRequest\x12\x14\n" +
 	"\x05store\x18\x01 \x01(\tR\x05store\x12\x14\n" +
 	"\x05topic\x18\x02 \x01(\tR\x05topic\x120\n" +
@@ -1634,7 +1720,7 @@ const file_messageplane_v1_store_proto_rawDesc = "" +
 	"epochReset\x12\x18\n" +
 	"\askipped\x18\x03 \x01(\x04R\askipped\x12\x19\n" +
 	"\bhead_seq\x18\x04 \x01(\x04R\aheadSeq\x123\n" +
-	"\x06events\x18\x05 \x03(\v2\x1b.messageplane.v1.WatchEventR\x06events*\xb7\x01\n" +
+	"\x06events\x18\x05 \x03(\v2\x1b.messageplane.v1.WatchEventR\x06events*\xcb\x01\n" +
 	"\x06Reject\x12\x0f\n" +
 	"\vREJECT_NONE\x10\x00\x12\x18\n" +
 	"\x14REJECT_INVALID_STORE\x10\x01\x12\x19\n" +
@@ -1642,10 +1728,15 @@ const file_messageplane_v1_store_proto_rawDesc = "" +
 	"\x14REJECT_TOPIC_INVALID\x10\x03\x12\x19\n" +
 	"\x15REJECT_TOPIC_TOO_LONG\x10\x04\x12\x1a\n" +
 	"\x16REJECT_TOO_MANY_TOPICS\x10\x05\x12\x16\n" +
-	"\x12REJECT_BAD_PAYLOAD\x10\x062\xe1\x04\n" +
+	"\x12REJECT_BAD_PAYLOAD\x10\x06\x12\x12\n" +
+	"\x0eREJECT_EXPIRED\x10\a*3\n" +
+	"\bEncoding\x12\x11\n" +
+	"\rENCODING_JSON\x10\x00\x12\x14\n" +
+	"\x10ENCODING_MSGPACK\x10\x012\xb3\x05\n" +
 	"\x05Store\x12C\n" +
 	"\x04Info\x12\x1c.messageplane.v1.InfoRequest\x1a\x1d.messageplane.v1.InfoResponse\x12F\n" +
-	"\x05Write\x12\x1d.messageplane.v1.WriteRequest\x1a\x1e.messageplane.v1.WriteResponse\x12U\n" +
+	"\x05Write\x12\x1d.messageplane.v1.WriteRequest\x1a\x1e.messageplane.v1.WriteResponse\x12P\n" +
+	"\vWriteStream\x12\x1d.messageplane.v1.WriteRequest\x1a\x1e.messageplane.v1.WriteResponse(\x010\x01\x12U\n" +
 	"\n" +
 	"ListTopics\x12\".messageplane.v1.ListTopicsRequest\x1a#.messageplane.v1.ListTopicsResponse\x12M\n" +
 	"\tGetRecent\x12!.messageplane.v1.GetRecentRequest\x1a\x1d.messageplane.v1.ReadResponse\x12K\n" +
@@ -1666,66 +1757,71 @@ func file_messageplane_v1_store_proto_rawDescGZIP() []byte {
 	return file_messageplane_v1_store_proto_rawDescData
 }
 
-var file_messageplane_v1_store_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_messageplane_v1_store_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_messageplane_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_messageplane_v1_store_proto_goTypes = []any{
 	(Reject)(0),                // 0: messageplane.v1.Reject
-	(*InfoRequest)(nil),        // 1: messageplane.v1.InfoRequest
-	(*InfoResponse)(nil),       // 2: messageplane.v1.InfoResponse
-	(*StoreHead)(nil),          // 3: messageplane.v1.StoreHead
-	(*Item)(nil),               // 4: messageplane.v1.Item
-	(*Replace)(nil),            // 5: messageplane.v1.Replace
-	(*WriteOp)(nil),            // 6: messageplane.v1.WriteOp
-	(*WriteRequest)(nil),       // 7: messageplane.v1.WriteRequest
-	(*WriteResult)(nil),        // 8: messageplane.v1.WriteResult
-	(*WriteResponse)(nil),      // 9: messageplane.v1.WriteResponse
-	(*ListTopicsRequest)(nil),  // 10: messageplane.v1.ListTopicsRequest
-	(*TopicInfo)(nil),          // 11: messageplane.v1.TopicInfo
-	(*ListTopicsResponse)(nil), // 12: messageplane.v1.ListTopicsResponse
-	(*ReadOptions)(nil),        // 13: messageplane.v1.ReadOptions
-	(*GetRecentRequest)(nil),   // 14: messageplane.v1.GetRecentRequest
-	(*GetSinceRequest)(nil),    // 15: messageplane.v1.GetSinceRequest
-	(*QueryRequest)(nil),       // 16: messageplane.v1.QueryRequest
-	(*ReplayRequest)(nil),      // 17: messageplane.v1.ReplayRequest
-	(*ReadResponse)(nil),       // 18: messageplane.v1.ReadResponse
-	(*WatchRequest)(nil),       // 19: messageplane.v1.WatchRequest
-	(*WatchEvent)(nil),         // 20: messageplane.v1.WatchEvent
-	(*WatchResponse)(nil),      // 21: messageplane.v1.WatchResponse
+	(Encoding)(0),              // 1: messageplane.v1.Encoding
+	(*InfoRequest)(nil),        // 2: messageplane.v1.InfoRequest
+	(*InfoResponse)(nil),       // 3: messageplane.v1.InfoResponse
+	(*StoreHead)(nil),          // 4: messageplane.v1.StoreHead
+	(*Item)(nil),               // 5: messageplane.v1.Item
+	(*Replace)(nil),            // 6: messageplane.v1.Replace
+	(*WriteOp)(nil),            // 7: messageplane.v1.WriteOp
+	(*WriteRequest)(nil),       // 8: messageplane.v1.WriteRequest
+	(*WriteResult)(nil),        // 9: messageplane.v1.WriteResult
+	(*WriteResponse)(nil),      // 10: messageplane.v1.WriteResponse
+	(*ListTopicsRequest)(nil),  // 11: messageplane.v1.ListTopicsRequest
+	(*TopicInfo)(nil),          // 12: messageplane.v1.TopicInfo
+	(*ListTopicsResponse)(nil), // 13: messageplane.v1.ListTopicsResponse
+	(*ReadOptions)(nil),        // 14: messageplane.v1.ReadOptions
+	(*GetRecentRequest)(nil),   // 15: messageplane.v1.GetRecentRequest
+	(*GetSinceRequest)(nil),    // 16: messageplane.v1.GetSinceRequest
+	(*QueryRequest)(nil),       // 17: messageplane.v1.QueryRequest
+	(*ReplayRequest)(nil),      // 18: messageplane.v1.ReplayRequest
+	(*ReadResponse)(nil),       // 19: messageplane.v1.ReadResponse
+	(*WatchRequest)(nil),       // 20: messageplane.v1.WatchRequest
+	(*WatchEvent)(nil),         // 21: messageplane.v1.WatchEvent
+	(*WatchResponse)(nil),      // 22: messageplane.v1.WatchResponse
 }
 var file_messageplane_v1_store_proto_depIdxs = []int32{
-	3,  // 0: messageplane.v1.InfoResponse.stores:type_name -> messageplane.v1.StoreHead
-	4,  // 1: messageplane.v1.WriteOp.item:type_name -> messageplane.v1.Item
-	5,  // 2: messageplane.v1.WriteOp.replace:type_name -> messageplane.v1.Replace
-	6,  // 3: messageplane.v1.WriteRequest.ops:type_name -> messageplane.v1.WriteOp
-	0,  // 4: messageplane.v1.WriteResult.reject:type_name -> messageplane.v1.Reject
-	8,  // 5: messageplane.v1.WriteResponse.results:type_name -> messageplane.v1.WriteResult
-	11, // 6: messageplane.v1.ListTopicsResponse.topics:type_name -> messageplane.v1.TopicInfo
-	13, // 7: messageplane.v1.GetRecentRequest.read:type_name -> messageplane.v1.ReadOptions
-	13, // 8: messageplane.v1.GetSinceRequest.read:type_name -> messageplane.v1.ReadOptions
-	13, // 9: messageplane.v1.QueryRequest.read:type_name -> messageplane.v1.ReadOptions
-	13, // 10: messageplane.v1.ReplayRequest.read:type_name -> messageplane.v1.ReadOptions
-	20, // 11: messageplane.v1.WatchResponse.events:type_name -> messageplane.v1.WatchEvent
-	1,  // 12: messageplane.v1.Store.Info:input_type -> messageplane.v1.InfoRequest
-	7,  // 13: messageplane.v1.Store.Write:input_type -> messageplane.v1.WriteRequest
-	10, // 14: messageplane.v1.Store.ListTopics:input_type -> messageplane.v1.ListTopicsRequest
-	14, // 15: messageplane.v1.Store.GetRecent:input_type -> messageplane.v1.GetRecentRequest
-	15, // 16: messageplane.v1.Store.GetSince:input_type -> messageplane.v1.GetSinceRequest
-	16, // 17: messageplane.v1.Store.Query:input_type -> messageplane.v1.QueryRequest
-	17, // 18: messageplane.v1.Store.Replay:input_type -> messageplane.v1.ReplayRequest
-	19, // 19: messageplane.v1.Store.Watch:input_type -> messageplane.v1.WatchRequest
-	2,  // 20: messageplane.v1.Store.Info:output_type -> messageplane.v1.InfoResponse
-	9,  // 21: messageplane.v1.Store.Write:output_type -> messageplane.v1.WriteResponse
-	12, // 22: messageplane.v1.Store.ListTopics:output_type -> messageplane.v1.ListTopicsResponse
-	18, // 23: messageplane.v1.Store.GetRecent:output_type -> messageplane.v1.ReadResponse
-	18, // 24: messageplane.v1.Store.GetSince:output_type -> messageplane.v1.ReadResponse
-	18, // 25: messageplane.v1.Store.Query:output_type -> messageplane.v1.ReadResponse
-	18, // 26: messageplane.v1.Store.Replay:output_type -> messageplane.v1.ReadResponse
-	21, // 27: messageplane.v1.Store.Watch:output_type -> messageplane.v1.WatchResponse
-	20, // [20:28] is the sub-list for method output_type
-	12, // [12:20] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	4,  // 0: messageplane.v1.InfoResponse.stores:type_name -> messageplane.v1.StoreHead
+	1,  // 1: messageplane.v1.Item.encoding:type_name -> messageplane.v1.Encoding
+	5,  // 2: messageplane.v1.WriteOp.item:type_name -> messageplane.v1.Item
+	6,  // 3: messageplane.v1.WriteOp.replace:type_name -> messageplane.v1.Replace
+	7,  // 4: messageplane.v1.WriteRequest.ops:type_name -> messageplane.v1.WriteOp
+	0,  // 5: messageplane.v1.WriteResult.reject:type_name -> messageplane.v1.Reject
+	9,  // 6: messageplane.v1.WriteResponse.results:type_name -> messageplane.v1.WriteResult
+	12, // 7: messageplane.v1.ListTopicsResponse.topics:type_name -> messageplane.v1.TopicInfo
+	1,  // 8: messageplane.v1.ReadOptions.encoding:type_name -> messageplane.v1.Encoding
+	14, // 9: messageplane.v1.GetRecentRequest.read:type_name -> messageplane.v1.ReadOptions
+	14, // 10: messageplane.v1.GetSinceRequest.read:type_name -> messageplane.v1.ReadOptions
+	14, // 11: messageplane.v1.QueryRequest.read:type_name -> messageplane.v1.ReadOptions
+	14, // 12: messageplane.v1.ReplayRequest.read:type_name -> messageplane.v1.ReadOptions
+	21, // 13: messageplane.v1.WatchResponse.events:type_name -> messageplane.v1.WatchEvent
+	2,  // 14: messageplane.v1.Store.Info:input_type -> messageplane.v1.InfoRequest
+	8,  // 15: messageplane.v1.Store.Write:input_type -> messageplane.v1.WriteRequest
+	8,  // 16: messageplane.v1.Store.WriteStream:input_type -> messageplane.v1.WriteRequest
+	11, // 17: messageplane.v1.Store.ListTopics:input_type -> messageplane.v1.ListTopicsRequest
+	15, // 18: messageplane.v1.Store.GetRecent:input_type -> messageplane.v1.GetRecentRequest
+	16, // 19: messageplane.v1.Store.GetSince:input_type -> messageplane.v1.GetSinceRequest
+	17, // 20: messageplane.v1.Store.Query:input_type -> messageplane.v1.QueryRequest
+	18, // 21: messageplane.v1.Store.Replay:input_type -> messageplane.v1.ReplayRequest
+	20, // 22: messageplane.v1.Store.Watch:input_type -> messageplane.v1.WatchRequest
+	3,  // 23: messageplane.v1.Store.Info:output_type -> messageplane.v1.InfoResponse
+	10, // 24: messageplane.v1.Store.Write:output_type -> messageplane.v1.WriteResponse
+	10, // 25: messageplane.v1.Store.WriteStream:output_type -> messageplane.v1.WriteResponse
+	13, // 26: messageplane.v1.Store.ListTopics:output_type -> messageplane.v1.ListTopicsResponse
+	19, // 27: messageplane.v1.Store.GetRecent:output_type -> messageplane.v1.ReadResponse
+	19, // 28: messageplane.v1.Store.GetSince:output_type -> messageplane.v1.ReadResponse
+	19, // 29: messageplane.v1.Store.Query:output_type -> messageplane.v1.ReadResponse
+	19, // 30: messageplane.v1.Store.Replay:output_type -> messageplane.v1.ReadResponse
+	22, // 31: messageplane.v1.Store.Watch:output_type -> messageplane.v1.WatchResponse
+	23, // [23:32] is the sub-list for method output_type
+	14, // [14:23] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_messageplane_v1_store_proto_init() }
@@ -1743,7 +1839,7 @@ func file_messageplane_v1_store_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messageplane_v1_store_proto_rawDesc), len(file_messageplane_v1_store_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -26,14 +26,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Store_Info_FullMethodName       = "/messageplane.v1.Store/Info"
-	Store_Write_FullMethodName      = "/messageplane.v1.Store/Write"
-	Store_ListTopics_FullMethodName = "/messageplane.v1.Store/ListTopics"
-	Store_GetRecent_FullMethodName  = "/messageplane.v1.Store/GetRecent"
-	Store_GetSince_FullMethodName   = "/messageplane.v1.Store/GetSince"
-	Store_Query_FullMethodName      = "/messageplane.v1.Store/Query"
-	Store_Replay_FullMethodName     = "/messageplane.v1.Store/Replay"
-	Store_Watch_FullMethodName      = "/messageplane.v1.Store/Watch"
+	Store_Info_FullMethodName        = "/messageplane.v1.Store/Info"
+	Store_Write_FullMethodName       = "/messageplane.v1.Store/Write"
+	Store_WriteStream_FullMethodName = "/messageplane.v1.Store/WriteStream"
+	Store_ListTopics_FullMethodName  = "/messageplane.v1.Store/ListTopics"
+	Store_GetRecent_FullMethodName   = "/messageplane.v1.Store/GetRecent"
+	Store_GetSince_FullMethodName    = "/messageplane.v1.Store/GetSince"
+	Store_Query_FullMethodName       = "/messageplane.v1.Store/Query"
+	Store_Replay_FullMethodName      = "/messageplane.v1.Store/Replay"
+	Store_Watch_FullMethodName       = "/messageplane.v1.Store/Watch"
 )
 
 // StoreClient is the client API for Store service.
@@ -48,6 +49,12 @@ type StoreClient interface {
 	// batch carrying the same (producer_id, batch) as the producer's previous
 	// one is not applied again: the first answer is returned.
 	Write(ctx context.Context, in *WriteRequest, opts ...grpc.CallOption) (*WriteResponse, error)
+	// WriteStream is Write over one long-lived stream: the store applies the
+	// requests in the order they arrive and answers each one, in that order.
+	// An edge keeps one open and pipelines batches on it, so one client's
+	// writes are applied in the order the edge received them without a call
+	// (and its round trip) per batch.
+	WriteStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[WriteRequest, WriteResponse], error)
 	ListTopics(ctx context.Context, in *ListTopicsRequest, opts ...grpc.CallOption) (*ListTopicsResponse, error)
 	GetRecent(ctx context.Context, in *GetRecentRequest, opts ...grpc.CallOption) (*ReadResponse, error)
 	GetSince(ctx context.Context, in *GetSinceRequest, opts ...grpc.CallOption) (*ReadResponse, error)
@@ -88,6 +95,19 @@ func (c *storeClient) Write(ctx context.Context, in *WriteRequest, opts ...grpc.
 	}
 	return out, nil
 }
+
+func (c *storeClient) WriteStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[WriteRequest, WriteResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Store_ServiceDesc.Streams[0], Store_WriteStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WriteRequest, WriteResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Store_WriteStreamClient = grpc.BidiStreamingClient[WriteRequest, WriteResponse]
 
 func (c *storeClient) ListTopics(ctx context.Context, in *ListTopicsRequest, opts ...grpc.CallOption) (*ListTopicsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -141,7 +161,7 @@ func (c *storeClient) Replay(ctx context.Context, in *ReplayRequest, opts ...grp
 
 func (c *storeClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Store_ServiceDesc.Streams[0], Store_Watch_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Store_ServiceDesc.Streams[1], Store_Watch_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -170,6 +190,12 @@ type StoreServer interface {
 	// batch carrying the same (producer_id, batch) as the producer's previous
 	// one is not applied again: the first answer is returned.
 	Write(context.Context, *WriteRequest) (*WriteResponse, error)
+	// WriteStream is Write over one long-lived stream: the store applies the
+	// requests in the order they arrive and answers each one, in that order.
+	// An edge keeps one open and pipelines batches on it, so one client's
+	// writes are applied in the order the edge received them without a call
+	// (and its round trip) per batch.
+	WriteStream(grpc.BidiStreamingServer[WriteRequest, WriteResponse]) error
 	ListTopics(context.Context, *ListTopicsRequest) (*ListTopicsResponse, error)
 	GetRecent(context.Context, *GetRecentRequest) (*ReadResponse, error)
 	GetSince(context.Context, *GetSinceRequest) (*ReadResponse, error)
@@ -196,6 +222,9 @@ func (UnimplementedStoreServer) Info(context.Context, *InfoRequest) (*InfoRespon
 }
 func (UnimplementedStoreServer) Write(context.Context, *WriteRequest) (*WriteResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Write not implemented")
+}
+func (UnimplementedStoreServer) WriteStream(grpc.BidiStreamingServer[WriteRequest, WriteResponse]) error {
+	return status.Error(codes.Unimplemented, "method WriteStream not implemented")
 }
 func (UnimplementedStoreServer) ListTopics(context.Context, *ListTopicsRequest) (*ListTopicsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTopics not implemented")
@@ -271,6 +300,13 @@ func _Store_Write_Handler(srv interface{}, ctx context.Context, dec func(interfa
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _Store_WriteStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(StoreServer).WriteStream(&grpc.GenericServerStream[WriteRequest, WriteResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Store_WriteStreamServer = grpc.BidiStreamingServer[WriteRequest, WriteResponse]
 
 func _Store_ListTopics_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListTopicsRequest)
@@ -410,6 +446,12 @@ var Store_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WriteStream",
+			Handler:       _Store_WriteStream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
 		{
 			StreamName:    "Watch",
 			Handler:       _Store_Watch_Handler,

@@ -176,6 +176,12 @@ func (r *Result) snapshot(v, items wire.Value, hasItems bool, lim limits.Config)
 	}
 	w := Write{Store: store, Topic: topic, Replace: replace}
 	for _, it := range items.Arr {
+		// A snapshot item is itself the payload: one that is not an object
+		// is dropped, never wrapped as bus.publish wraps a delta payload.
+		if it.Kind != wire.Object {
+			r.drop(BadPayload, 1)
+			continue
+		}
 		payload, reason := payloadOf(it, lim)
 		if reason != "" {
 			r.drop(reason, 1)

@@ -36,6 +36,7 @@ func ParseMode(s string) (Mode, error) {
 // always means absent.
 type args struct {
 	obj   wire.Value
+	enc   wire.Encoding // the request's, which the reply uses
 	mode  Mode
 	bad   string // first violating field (strict)
 	log   *slog.Logger

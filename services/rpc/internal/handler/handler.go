@@ -1,6 +1,12 @@
 // Package handler implements the RPC protocol of docs/PROTOCOL.md: it decodes a
 // request body (JSON or msgpack), validates it in the documented order,
-// calls the store over gRPC, and encodes the reply in the request's encoding.
+// runs its op, and encodes the reply in the request's encoding.
+//
+// The socket owner calls Start for every request in the order it received
+// them. What needs no store is answered at once; publishes go, in that
+// order, to the publisher, which stores them in that order (group commit);
+// reads run on worker goroutines. Every request is answered exactly once
+// through its Respond, from whichever goroutine finished it.
 package handler
 
 import (
@@ -15,6 +21,7 @@ import (
 	"github.com/messageplane/mp/internal/limits"
 	"github.com/messageplane/mp/internal/storelink"
 	"github.com/messageplane/mp/internal/wire"
+	"github.com/messageplane/mp/services/rpc/internal/publisher"
 )
 
 // DefaultStore is the store used when a request names none.
@@ -27,7 +34,7 @@ type Config struct {
 	MaxReplyBytes int
 	Mode          Mode
 	// StoreTimeout bounds each store call; an unreachable store answers
-	// UNAVAILABLE within it.
+	// UNAVAILABLE within it (publishes: within it plus VerdictGrace).
 	StoreTimeout time.Duration
 	// Workers bounds the store reads in progress (replays and large reads
 	// cost the store CPU); further reads wait for a turn. Publishes share
@@ -35,28 +42,79 @@ type Config struct {
 	Workers int
 }
 
+// VerdictGrace is how long past its deadline a publish waits for the
+// store's answer before it is answered UNAVAILABLE without one. The store
+// skips items whose deadline has passed, so by then an unanswered publish
+// was not stored unless the store applied it within this much of its
+// deadline and its answer was delayed by as much.
+const VerdictGrace = 250 * time.Millisecond
+
 // Handler answers requests.
 type Handler struct {
 	cfg       Config
 	link      *storelink.Link
-	publisher *coalescer
+	publisher *publisher.Publisher
 	readSlots chan struct{}
+	workers   *workers
 	log       *slog.Logger
 	now       func() float64
 }
 
 // New returns a handler that reaches the store through link.
 func New(cfg Config, link *storelink.Link, log *slog.Logger) *Handler {
-	return &Handler{cfg: cfg, link: link, log: log, publisher: newCoalescer(link.Client(), cfg.StoreTimeout),
+	pub := publisher.New(publisher.Config{
+		InProcess: link.InProcess(), Timeout: cfg.StoreTimeout, Grace: VerdictGrace,
+		BatchItems: 1024, BatchBytes: 4 << 20, InFlight: 4,
+	}, link.Client(), log)
+	return &Handler{cfg: cfg, link: link, log: log, publisher: pub,
 		readSlots: make(chan struct{}, max(1, cfg.Workers)),
+		workers:   &workers{idle: make(chan func())},
 		now:       func() float64 { return float64(time.Now().UnixNano()) / 1e9 }}
 }
 
-// Ops are the known ops, for metric labels.
-var Ops = []string{"ping", "health", "bus.list_topics", "bus.publish", "bus.get_recent", "bus.get_since", "bus.query", "bus.replay"}
+// Respond delivers one request's reply; op is its op (for metrics, "" when
+// unknown) and outcome "ok" or the error code.
+type Respond = func(reply []byte, op string, outcome Outcome)
 
 // Outcome of one request, for metrics: "ok" or the error code.
 type Outcome = string
+
+// opKind is how an op is run.
+type opKind int
+
+const (
+	inline opKind = iota // answered at once, without the store
+	write                // stored through the publisher, in receive order
+	call                 // a store call on a worker, without a read slot
+	read                 // a store read on a worker, within a read slot
+)
+
+type opSpec struct {
+	kind opKind
+	run  func(h *Handler, ctx context.Context, a *args) (wire.Value, *protoError)
+}
+
+// ops is the op table: the op list, dispatch and the read-slot policy all
+// derive from it, so an op cannot be half added.
+var ops = map[string]opSpec{
+	"ping":            {inline, (*Handler).ping},
+	"health":          {call, (*Handler).health},
+	"bus.publish":     {write, nil},
+	"bus.list_topics": {read, (*Handler).listTopics},
+	"bus.get_recent":  {read, (*Handler).getRecent},
+	"bus.get_since":   {read, (*Handler).getSince},
+	"bus.query":       {read, (*Handler).query},
+	"bus.replay":      {read, (*Handler).replay},
+}
+
+// Ops are the known ops, for metric labels.
+var Ops = func() []string {
+	out := make([]string, 0, len(ops))
+	for op := range ops {
+		out = append(out, op)
+	}
+	return out
+}()
 
 // request is one decoded request.
 type request struct {
@@ -88,30 +146,113 @@ var (
 	errInternal    = errorf("INTERNAL", "internal error")
 )
 
-// Handle answers one request body. op is the request's op (for metrics,
-// "" when unknown) and outcome "ok" or the error code.
-func (h *Handler) Handle(ctx context.Context, body []byte) (reply []byte, op string, outcome Outcome) {
-	if !lifecycle.Contain(h.log, "answering an rpc request", func() { reply, op, outcome = h.handle(ctx, body) }) {
-		return internalReply, op, "INTERNAL"
+// Start begins answering one request; respond is called exactly once,
+// maybe before Start returns. Start and Flush are called by one goroutine
+// (the socket owner), in the order requests arrived.
+func (h *Handler) Start(body []byte, respond Respond) {
+	var req *request
+	ok := lifecycle.Contain(h.log, "answering an rpc request", func() {
+		var perr *protoError
+		req, perr = h.decode(body)
+		if perr != nil {
+			h.reply(req, wire.Value{}, perr, respond)
+			return
+		}
+		spec, known := ops[req.op]
+		switch {
+		case !known:
+			h.reply(req, wire.Value{}, errorf("UNKNOWN_OP", "unknown op: "+req.op), respond)
+		case spec.kind == inline:
+			res, perr := spec.run(h, context.Background(), req.args)
+			h.reply(req, res, perr, respond)
+		case spec.kind == write:
+			h.publish(req, respond)
+		default:
+			h.workers.run(func() { h.runStoreOp(req, spec, respond) })
+		}
+	})
+	if !ok {
+		respond(internalReply, opOf(req), "INTERNAL")
 	}
-	return reply, op, outcome
+}
+
+// Flush sends what Start queued for the store. For a store in this
+// process it writes at once, answering those publishes before it returns.
+func (h *Handler) Flush() { h.publisher.Flush() }
+
+// Expire answers publishes that waited too long for the store and returns
+// when to call it next (zero: nothing waits).
+func (h *Handler) Expire(now time.Time) time.Time { return h.publisher.Expire(now) }
+
+// Close stops the publisher; call it once nothing is in flight.
+func (h *Handler) Close() {
+	h.publisher.Close()
+	h.workers.stop()
+}
+
+// Handle answers one request and waits for the reply (tests, tools).
+func (h *Handler) Handle(body []byte) (reply []byte, op string, outcome Outcome) {
+	type answer struct {
+		reply       []byte
+		op, outcome string
+	}
+	ch := make(chan answer, 1)
+	h.Start(body, func(r []byte, op, outcome string) { ch <- answer{r, op, outcome} })
+	h.Flush()
+	for {
+		select {
+		case a := <-ch:
+			return a.reply, a.op, a.outcome
+		case <-time.After(10 * time.Millisecond):
+			h.Expire(time.Now())
+		}
+	}
+}
+
+func opOf(req *request) string {
+	if req == nil {
+		return ""
+	}
+	return req.op
+}
+
+// runStoreOp runs a read or a store call on a worker goroutine. A read
+// waits for a slot within its store timeout: the caller hears UNAVAILABLE
+// in the same time whether the store is slow or busy. This one deadline
+// bounds the wait and the store call.
+func (h *Handler) runStoreOp(req *request, spec opSpec, respond Respond) {
+	ok := lifecycle.Contain(h.log, "answering an rpc request", func() {
+		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.StoreTimeout)
+		defer cancel()
+		if spec.kind == read {
+			select {
+			case h.readSlots <- struct{}{}:
+				defer func() { <-h.readSlots }()
+			case <-ctx.Done():
+				h.reply(req, wire.Value{}, errUnavailable, respond)
+				return
+			}
+		}
+		res, perr := spec.run(h, ctx, req.args)
+		h.reply(req, res, perr, respond)
+	})
+	if !ok {
+		respond(internalReply, req.op, "INTERNAL")
+	}
 }
 
 // internalReply answers a request the edge failed on in a way it could not
 // encode (a bug): JSON, whatever the request's encoding.
 var internalReply = []byte(`{"v":1,"req_id":null,"ok":false,"result":null,"error":{"code":"INTERNAL","message":"internal error","details":null}}`)
 
-func (h *Handler) handle(ctx context.Context, body []byte) (reply []byte, op string, outcome Outcome) {
-	req, perr := h.decode(body)
-	var result wire.Value
-	if perr == nil {
-		op = req.op
-		result, perr = h.dispatch(ctx, req)
-	}
-	enc, reqID := wire.JSON, wire.NullValue()
+// reply encodes a result or an error in the request's encoding (JSON when
+// the request could not be decoded) and responds with it.
+func (h *Handler) reply(req *request, result wire.Value, perr *protoError, respond Respond) {
+	enc, reqID, op := wire.JSON, wire.NullValue(), ""
 	if req != nil {
-		enc, reqID = req.enc, req.reqID
+		enc, reqID, op = req.enc, req.reqID, req.op
 	}
+	var outcome Outcome
 	env := []wire.Member{{Key: "v", Val: wire.IntValue(1)}, {Key: "req_id", Val: reqID}}
 	if perr != nil {
 		details := perr.details
@@ -138,7 +279,7 @@ func (h *Handler) handle(ctx context.Context, body []byte) (reply []byte, op str
 		out = internalReply
 		outcome = "INTERNAL"
 	}
-	return out, op, outcome
+	respond(out, op, outcome)
 }
 
 // decode checks, in order: decoding, envelope fields, version. Envelope
@@ -192,45 +333,8 @@ func (h *Handler) decode(body []byte) (*request, *protoError) {
 			return req, errorf("UNSUPPORTED_VERSION", "unsupported protocol version: "+string(text))
 		}
 	}
-	req.args = &args{obj: a, mode: h.cfg.Mode, log: h.log, op: req.op, reqID: req.reqID}
+	req.args = &args{obj: a, enc: enc, mode: h.cfg.Mode, log: h.log, op: req.op, reqID: req.reqID}
 	return req, nil
-}
-
-func (h *Handler) dispatch(ctx context.Context, req *request) (wire.Value, *protoError) {
-	switch req.op {
-	case "ping":
-		return obj("ok", wire.BoolValue(true), "ts", wire.FloatValue(h.now())), nil
-	case "health":
-		return h.health(ctx)
-	case "bus.publish":
-		return h.publish(ctx, req.args)
-	case "bus.list_topics", "bus.get_recent", "bus.get_since", "bus.query", "bus.replay":
-	default:
-		return wire.Value{}, errorf("UNKNOWN_OP", "unknown op: "+req.op)
-	}
-	// A read waits for a slot within its store timeout: the caller hears
-	// UNAVAILABLE in the same time whether the store is slow or busy. This
-	// one deadline bounds the wait and the store call.
-	ctx, cancel := context.WithTimeout(ctx, h.cfg.StoreTimeout)
-	defer cancel()
-	select {
-	case h.readSlots <- struct{}{}:
-		defer func() { <-h.readSlots }()
-	case <-ctx.Done():
-		return wire.Value{}, errUnavailable
-	}
-	switch req.op {
-	case "bus.list_topics":
-		return h.listTopics(ctx, req.args)
-	case "bus.get_recent":
-		return h.getRecent(ctx, req.args)
-	case "bus.get_since":
-		return h.getSince(ctx, req.args)
-	case "bus.query":
-		return h.query(ctx, req.args)
-	default:
-		return h.replay(ctx, req.args)
-	}
 }
 
 // obj builds an object from key, value pairs.

@@ -1,7 +1,6 @@
 package handler
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"testing"
@@ -40,12 +39,12 @@ func TestOfflineAnswers(t *testing.T) {
 		`not json`:                                                           "BAD_REQUEST",
 	}
 	for body, want := range cases {
-		out, _, outcome := h.Handle(context.Background(), []byte(body))
+		out, _, outcome := h.Handle([]byte(body))
 		if outcome != want {
 			t.Errorf("%s: outcome %s, want %s (%s)", body, outcome, want, out)
 		}
 	}
-	out, _, _ := h.Handle(context.Background(), []byte(`{"req_id":"a","op":"health"}`))
+	out, _, _ := h.Handle([]byte(`{"req_id":"a","op":"health"}`))
 	v, _ := wire.DecodeJSON(out)
 	res, _ := v.Get("result")
 	if s, _ := res.Get("store"); s.Str != "unavailable" {
@@ -68,7 +67,7 @@ func FuzzHandle(f *testing.F) {
 	f.Add(mp(map[string]any{"req_id": "m", "op": "bus.get_recent", "args": map[string]any{"topic": "t", "limit": uint64(1 << 63)}}))
 	h := newOffline(f, Strict)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		out, _, outcome := h.Handle(context.Background(), body)
+		out, _, outcome := h.Handle(body)
 		v, _, err := wire.Decode(out)
 		if err != nil {
 			t.Fatalf("reply does not decode: %v", err)

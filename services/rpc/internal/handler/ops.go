@@ -5,10 +5,12 @@ import (
 	"errors"
 
 	"github.com/messageplane/mp/internal/grpcx"
+	"github.com/messageplane/mp/internal/lifecycle"
 	"github.com/messageplane/mp/internal/limits"
 	"github.com/messageplane/mp/internal/storelink"
 	"github.com/messageplane/mp/internal/wire"
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
+	"github.com/messageplane/mp/services/rpc/internal/publisher"
 )
 
 // defaultLimit is a read's limit when the request gives none.
@@ -79,7 +81,7 @@ func (h *Handler) checkRead(store, topic string) *protoError {
 	return h.checkTopic(topic)
 }
 
-func (h *Handler) health(ctx context.Context) (wire.Value, *protoError) {
+func (h *Handler) health(ctx context.Context, _ *args) (wire.Value, *protoError) {
 	cctx, cancel := h.call(ctx)
 	defer cancel()
 	info, err := h.link.Client().Info(cctx, &mpv1.InfoRequest{})
@@ -112,36 +114,76 @@ func (h *Handler) listTopics(ctx context.Context, a *args) (wire.Value, *protoEr
 		"topics", wire.ArrayValue(topics), "topic_count", wire.IntValue(int64(len(topics))), "topics_info", wire.ArrayValue(infos)), nil
 }
 
-func (h *Handler) publish(ctx context.Context, a *args) (wire.Value, *protoError) {
+func (h *Handler) ping(_ context.Context, _ *args) (wire.Value, *protoError) {
+	return obj("ok", wire.BoolValue(true), "ts", wire.FloatValue(h.now())), nil
+}
+
+// publish validates a publish and queues it for the store; it is answered
+// once the store has stored or refused it.
+func (h *Handler) publish(req *request, respond Respond) {
+	item, perr := h.publishItem(req.args)
+	if perr != nil {
+		h.reply(req, wire.Value{}, perr, respond)
+		return
+	}
+	h.publisher.Submit(item, func(r *mpv1.WriteResult, err error) {
+		ok := lifecycle.Contain(h.log, "answering a publish", func() {
+			res, perr := h.published(r, req.enc, err)
+			h.reply(req, res, perr, respond)
+		})
+		if !ok {
+			respond(internalReply, req.op, "INTERNAL")
+		}
+	})
+}
+
+func (h *Handler) publishItem(a *args) (*mpv1.Item, *protoError) {
 	store := a.store()
 	topic, _ := a.topic()
 	pv, ok := a.obj.Get("payload")
 	if !ok {
-		return wire.Value{}, errField("payload") // nothing to fall back to, in any mode
+		return nil, errField("payload") // nothing to fall back to, in any mode
 	}
 	if a.bad != "" {
-		return wire.Value{}, errField(a.bad)
+		return nil, errField(a.bad)
 	}
 	payload, err := wire.EncodePayload(nil, pv)
 	if err != nil {
-		return wire.Value{}, errField("payload") // binary or ext: not representable in JSON
+		return nil, errField("payload") // binary or ext: not representable in JSON
 	}
 	if pe := h.checkStore(store); pe != nil {
-		return wire.Value{}, pe
+		return nil, pe
 	}
 	if pe := h.checkTopic(topic); pe != nil {
-		return wire.Value{}, pe
+		return nil, pe
 	}
 	if h.cfg.Limits.ValidatePayloadBytes && len(payload) > h.cfg.Limits.PayloadMaxBytes {
-		return wire.Value{}, errMax("PAYLOAD_TOO_LARGE", "payload too large", h.cfg.Limits.PayloadMaxBytes)
+		return nil, errMax("PAYLOAD_TOO_LARGE", "payload too large", h.cfg.Limits.PayloadMaxBytes)
 	}
-	r, err := h.publisher.publish(&mpv1.Item{Store: store, Topic: topic, Payload: payload})
+	return &mpv1.Item{Store: store, Topic: topic, Payload: payload, Encoding: encodingOf(a.enc)}, nil
+}
+
+// published turns the store's answer to a publish into its result.
+// encodingOf is the store's name for a reply encoding.
+func encodingOf(enc wire.Encoding) mpv1.Encoding {
+	if enc == wire.Msgpack {
+		return mpv1.Encoding_ENCODING_MSGPACK
+	}
+	return mpv1.Encoding_ENCODING_JSON
+}
+
+func (h *Handler) published(r *mpv1.WriteResult, enc wire.Encoding, err error) (wire.Value, *protoError) {
 	if err != nil {
+		if errors.Is(err, publisher.ErrUnavailable) {
+			return wire.Value{}, errUnavailable
+		}
 		return wire.Value{}, h.storeError(err, "bus.publish")
 	}
 	switch r.Reject {
 	case mpv1.Reject_REJECT_NONE:
-		return obj("accepted", wire.BoolValue(true), "event", wire.RawValue(r.Event)), nil
+		return obj("accepted", wire.BoolValue(true), "event", wire.RawIn(r.Event, enc)), nil
+	case mpv1.Reject_REJECT_EXPIRED:
+		return wire.Value{}, errUnavailable
 	case mpv1.Reject_REJECT_TOO_MANY_TOPICS:
 		return wire.Value{}, errorf("TOO_MANY_TOPICS", "too many topics")
 	case mpv1.Reject_REJECT_INVALID_STORE:
@@ -175,16 +217,17 @@ func (h *Handler) readOpts(a *args) *mpv1.ReadOptions {
 		Limit:    uint32(a.limit(defaultLimit, h.cfg.MaxLimit)),
 		Light:    a.boolean("light"),
 		MaxBytes: uint64(max(h.cfg.MaxReplyBytes-replyOverhead, 1)),
+		Encoding: encodingOf(a.enc),
 	}
 }
 
-// items is the result's items: the store's JSON array, spliced as it is
-// (transcoded in place for msgpack replies).
-func items(r *mpv1.ReadResponse) wire.Value {
+// items is the result's items: the array the store rendered in the
+// reply's encoding, spliced as it is.
+func items(r *mpv1.ReadResponse, enc wire.Encoding) wire.Value {
 	if len(r.Items) == 0 {
 		return wire.ArrayValue(nil)
 	}
-	return wire.RawValue(r.Items)
+	return wire.RawIn(r.Items, enc)
 }
 
 // withTruncated adds "truncated": true when the read was cut.
@@ -216,13 +259,17 @@ func (h *Handler) getRecent(ctx context.Context, a *args) (wire.Value, *protoErr
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.get_recent")
 	}
-	return withTruncated(obj("store", wire.StringValue(store), "topic", wire.StringValue(topic), "items", items(r), "light", wire.BoolValue(ro.Light)), r), nil
+	return withTruncated(obj("store", wire.StringValue(store), "topic", wire.StringValue(topic), "items", items(r, a.enc), "light", wire.BoolValue(ro.Light)), r), nil
 }
 
 func (h *Handler) getSince(ctx context.Context, a *args) (wire.Value, *protoError) {
 	store := a.store()
 	echo, topic := a.readTopic()
-	after, _ := a.integer("after_seq", 0)
+	after, hasAfter := a.integer("after_seq", 0)
+	afterEcho := wire.IntValue(after)
+	if hasAfter {
+		afterEcho, _ = a.get("after_seq") // as sent: 2**64 saturates above, but echoes whole
+	}
 	ro := h.readOpts(a)
 	if a.bad != "" {
 		return wire.Value{}, errField(a.bad)
@@ -234,7 +281,7 @@ func (h *Handler) getSince(ctx context.Context, a *args) (wire.Value, *protoErro
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.get_since")
 	}
-	return withTruncated(obj("store", wire.StringValue(store), "topic", echo, "after_seq", wire.IntValue(after), "items", items(r),
+	return withTruncated(obj("store", wire.StringValue(store), "topic", echo, "after_seq", afterEcho, "items", items(r, a.enc),
 		"light", wire.BoolValue(ro.Light), "head_seq", uintValue(r.HeadSeq), "epoch", wire.StringValue(r.Epoch)), r), nil
 }
 
@@ -263,7 +310,7 @@ func (h *Handler) query(ctx context.Context, a *args) (wire.Value, *protoError) 
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.query")
 	}
-	return withTruncated(obj("store", wire.StringValue(store), "topic", echo, "items", items(r), "light", wire.BoolValue(req.Read.Light)), r), nil
+	return withTruncated(obj("store", wire.StringValue(store), "topic", echo, "items", items(r, a.enc), "light", wire.BoolValue(req.Read.Light)), r), nil
 }
 
 func (h *Handler) replay(ctx context.Context, a *args) (wire.Value, *protoError) {
@@ -301,11 +348,11 @@ func (h *Handler) replay(ctx context.Context, a *args) (wire.Value, *protoError)
 	}
 	r, err := h.link.Client().Replay(ctx, &mpv1.ReplayRequest{
 		Store: store, Plan: planJSON,
-		Read:     &mpv1.ReadOptions{Limit: uint32(limit), Light: light, MaxBytes: uint64(max(h.cfg.MaxReplyBytes-replyOverhead, 1))},
+		Read:     &mpv1.ReadOptions{Limit: uint32(limit), Light: light, MaxBytes: uint64(max(h.cfg.MaxReplyBytes-replyOverhead, 1)), Encoding: encodingOf(a.enc)},
 		MaxLimit: uint32(h.cfg.MaxLimit), TopicNameMaxLen: uint32(h.cfg.Limits.TopicNameMaxLen),
 	})
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.replay")
 	}
-	return withTruncated(obj("store", wire.StringValue(store), "items", items(r), "light", wire.BoolValue(light)), r), nil
+	return withTruncated(obj("store", wire.StringValue(store), "items", items(r, a.enc), "light", wire.BoolValue(light)), r), nil
 }

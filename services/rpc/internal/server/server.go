@@ -1,9 +1,12 @@
 // Package server runs the RPC edge's ROUTER socket. One goroutine owns the
-// socket: it reads requests and hands each to a worker goroutine of its own,
-// so a slow replay never blocks a ping and concurrent publishes meet in one
-// store write. Finished replies come back on a channel and a Waker wakes the
-// owner, which sends them; a burst of replies costs one wake-up. Sends
-// never block on one peer.
+// socket: it reads requests and starts each one, in the order they arrived,
+// on the handler, which answers what it can at once, queues publishes for
+// the store in that order and runs reads on workers. After each read of the
+// socket it flushes the queued publishes (for a store in this process the
+// write happens right there, with no hand-off) and sends every reply that
+// is ready. Replies finished elsewhere wake the owner through a Waker only
+// when it is about to sleep in its poll, so a burst costs one wake-up or
+// none. Sends never block on one peer.
 package server
 
 import (
@@ -11,13 +14,23 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/messageplane/mp/internal/zmqx"
 )
 
-// Handler answers one request body.
-type Handler func(ctx context.Context, body []byte) (reply []byte, op, outcome string)
+// Handler answers requests; see package handler.
+type Handler interface {
+	// Start begins one request; respond is called exactly once, from any
+	// goroutine, maybe before Start returns.
+	Start(body []byte, respond func(reply []byte, op, outcome string))
+	// Flush sends what the started requests queued for the store.
+	Flush()
+	// Expire answers requests that waited too long; it returns when to call
+	// it next (zero: nothing waits).
+	Expire(now time.Time) time.Time
+}
 
 // Config is the server's configuration.
 type Config struct {
@@ -41,14 +54,44 @@ type Observer interface {
 	BadFrame()
 }
 
-type job struct {
-	frames [][]byte // routing envelope, then the body
-	start  time.Time
+// outbox holds replies finished and not yet sent. Finishers push and wake
+// the owner if it sleeps; the owner takes them all at once.
+type outbox struct {
+	mu       sync.Mutex
+	replies  [][][]byte
+	sleeping atomic.Bool // the owner is in (or about to enter) its poll
+	waker    *zmqx.Waker
+}
+
+func (o *outbox) push(frames [][]byte) {
+	o.mu.Lock()
+	o.replies = append(o.replies, frames)
+	o.mu.Unlock()
+	// Pushed before the check: either the owner sees this reply before it
+	// sleeps, or this sees it sleeping and wakes it.
+	if o.sleeping.Load() {
+		o.waker.Wake()
+	}
+}
+
+func (o *outbox) take(into [][][]byte) [][][]byte {
+	o.mu.Lock()
+	into = append(into, o.replies...)
+	clear(o.replies)
+	o.replies = o.replies[:0]
+	o.mu.Unlock()
+	return into
+}
+
+func (o *outbox) empty() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.replies) == 0
 }
 
 // Run serves until ctx ends, then stops reading, finishes in-flight
 // requests (up to Grace) and closes the socket. ready is called once bound.
-func Run(ctx context.Context, cfg Config, handle Handler, obs Observer, log *slog.Logger, ready func()) error {
+func Run(ctx context.Context, cfg Config, h Handler, obs Observer, log *slog.Logger, ready func()) error {
 	zctx, err := zmqx.NewContext()
 	if err != nil {
 		return err
@@ -65,63 +108,27 @@ func Run(ctx context.Context, cfg Config, handle Handler, obs Observer, log *slo
 		return err
 	}
 	defer waker.Close()
-
-	// Room for every request in flight: a finished request never waits.
-	replies := make(chan [][]byte, cfg.MaxInFlight)
-	// Requests run on their own context: in-flight requests finish after
-	// ctx ends (each store call has its own deadline). Workers are started
-	// as needed and kept: a fresh goroutine per request spent a tenth of the
-	// edge's CPU growing stacks (profiled at 8 clients x 64 in flight).
-	var wg sync.WaitGroup
-	jobs := make(chan job) // unbuffered: a send succeeds only with an idle worker
-	defer wg.Wait()
-	defer close(jobs)
-	work := func(j job) {
-		defer wg.Done()
-		for {
-			body := j.frames[len(j.frames)-1]
-			out, op, outcome := handle(context.Background(), body)
-			obs.Done(op, outcome, time.Since(j.start))
-			replies <- append(j.frames[:len(j.frames)-1:len(j.frames)-1], out)
-			waker.Wake()
-			var ok bool
-			if j, ok = <-jobs; !ok {
-				return
-			}
-		}
-	}
-	dispatch := func(j job) {
-		select {
-		case jobs <- j:
-		default:
-			// No idle worker: at most one per request in flight.
-			wg.Add(1)
-			go work(j)
-		}
-	}
+	out := &outbox{waker: waker}
 
 	log.Info("rpc bound", "endpoint", cfg.Endpoint, "max_in_flight", cfg.MaxInFlight)
 	ready()
 
 	inFlight := 0
+	var sending [][][]byte
 	send := func() {
-		for {
-			select {
-			case frames := <-replies:
-				inFlight--
-				if err := sendFrames(router, frames, zmqx.DONTWAIT); err != nil {
-					switch {
-					case zmqx.IsUnreachable(err):
-						obs.Unroutable()
-					default:
-						obs.ReplyDropped()
-					}
+		sending = out.take(sending[:0])
+		for i, frames := range sending {
+			inFlight--
+			if err := sendFrames(router, frames, zmqx.DONTWAIT); err != nil {
+				if zmqx.IsUnreachable(err) {
+					obs.Unroutable()
+				} else {
+					obs.ReplyDropped()
 				}
-			default:
-				obs.InFlight(inFlight)
-				return
 			}
+			sending[i] = nil
 		}
+		obs.InFlight(inFlight)
 	}
 	receive := func() {
 		// Read what is queued, as long as there is room.
@@ -135,9 +142,13 @@ func Run(ctx context.Context, cfg Config, handle Handler, obs Observer, log *slo
 				continue
 			}
 			inFlight++
-			dispatch(job{frames: frames, start: time.Now()})
+			envelope := frames[: len(frames)-1 : len(frames)-1]
+			start := time.Now()
+			h.Start(frames[len(frames)-1], func(reply []byte, op, outcome string) {
+				obs.Done(op, outcome, time.Since(start))
+				out.push(append(envelope, reply))
+			})
 		}
-		obs.InFlight(inFlight)
 	}
 
 	// Two pollers, made once: with the ROUTER while there is room to read,
@@ -148,7 +159,7 @@ func Run(ctx context.Context, cfg Config, handle Handler, obs Observer, log *slo
 	repliesOnly := zmqx.NewPoller()
 	repliesOnly.Add(waker.Socket(), zmqx.POLLIN)
 
-	var deadline time.Time
+	var deadline, nextExpiry time.Time
 	for {
 		if ctx.Err() != nil && deadline.IsZero() {
 			deadline = time.Now().Add(cfg.Grace)
@@ -164,7 +175,16 @@ func Run(ctx context.Context, cfg Config, handle Handler, obs Observer, log *slo
 		if !deadline.IsZero() || inFlight >= cfg.MaxInFlight {
 			poller = repliesOnly
 		}
-		polled, err := poller.Poll(100 * time.Millisecond)
+		timeout := 100 * time.Millisecond
+		if !nextExpiry.IsZero() {
+			timeout = max(0, min(timeout, time.Until(nextExpiry)))
+		}
+		out.sleeping.Store(true)
+		if !out.empty() {
+			timeout = 0
+		}
+		polled, err := poller.Poll(timeout)
+		out.sleeping.Store(false)
 		if err != nil {
 			if zmqx.IsTerminated(err) {
 				return nil
@@ -178,7 +198,8 @@ func Run(ctx context.Context, cfg Config, handle Handler, obs Observer, log *slo
 				waker.Drain()
 			}
 		}
-		// Replies may have arrived while reading.
+		h.Flush()
+		nextExpiry = h.Expire(time.Now())
 		send()
 	}
 }

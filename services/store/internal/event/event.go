@@ -1,155 +1,298 @@
-// Package event is the stored form of one message: its seq, ts, the nine
-// index keys extracted from the payload, and the payload's compact JSON. An
-// event is immutable once built, so readers may render it without a lock.
+// Package event is the form of one stored message: its seq, ts, the nine
+// index keys extracted from the payload (docs/PROTOCOL.md "Events"), and
+// the payload's compact JSON, and how it is rendered in JSON or msgpack.
+//
+// An event's bytes are its payload followed by a few bytes of extras:
+// for each string index key present, where its JSON string literal sits in
+// the payload (every index string is a literal of the payload), then
+// index.generation when it is not null. Nothing holds a pointer, so the
+// store can keep millions of events in flat arrays and byte chunks that
+// the garbage collector never scans.
 package event
 
 import (
+	"bytes"
+	"encoding/binary"
 	"strconv"
+	"unsafe"
 
 	"github.com/messageplane/mp/internal/wire"
 )
 
-// String index keys, in the order they are kept in Event.data.
-const (
-	PluginID = iota
-	Source
-	Kind
-	Type
-	ID
-	ConversationID
-	numStrings
-)
-
-// StringKeys are the index key names of the string fields, by constant.
-var StringKeys = [numStrings]string{"plugin_id", "source", "kind", "type", "id", "conversation_id"}
-
-const generationBit = 1 << numStrings
-
-// Event is one stored message. Memory matters here (a store holds millions):
-// the payload and the index strings share one allocation, and the index is
-// rendered as JSON on read rather than kept twice.
+// Event is a read view of a stored event. Its bytes are shared with the
+// store and must not be modified.
 type Event struct {
+	Seq       uint64
+	TS        float64
+	Timestamp float64
+	Priority  int64
+	Topic     string
+
+	data       []byte // payload, then extras
+	payloadLen uint32
+	present    uint8 // bit k: string key k non-null; generationBit: generation non-null
+}
+
+// Fields are the fixed-size fields of an event, as the store keeps them.
+type Fields struct {
 	Seq        uint64
 	TS         float64
 	Timestamp  float64
 	Priority   int64
-	Generation int64
-	Topic      string // shares the topic's name, no copy
-
-	// Removed is set once the event is evicted or replaced. Unlike every
-	// other field it changes after creation, so it is read and written only
-	// under the store's lock.
-	Removed bool
-
-	data       []byte // payload JSON, then the index strings back to back
-	payloadLen uint32
-	strEnd     [numStrings]uint32
-	present    uint8 // bit i: string i is non-null; generationBit: generation non-null
+	PayloadLen uint32
+	Present    uint8
 }
 
-// Payload returns the payload's compact JSON. It must not be modified.
+// View makes an event from its fixed fields, topic and bytes.
+func View(f Fields, topic string, data []byte) Event {
+	return Event{Seq: f.Seq, TS: f.TS, Timestamp: f.Timestamp, Priority: f.Priority, Topic: topic,
+		data: data, payloadLen: f.PayloadLen, present: f.Present}
+}
+
+// Payload returns the payload's compact JSON.
 func (e *Event) Payload() []byte { return e.data[:e.payloadLen] }
 
-// Str returns string index key k and whether it is non-null.
-func (e *Event) Str(k int) (string, bool) {
+// Size is the event's bytes (payload and extras).
+func (e *Event) Size() int { return len(e.data) }
+
+// literal returns string key k's JSON literal (quotes included), and false
+// when the key is null.
+func (e *Event) literal(k int) ([]byte, bool) {
 	if e.present&(1<<k) == 0 {
+		return nil, false
+	}
+	ex := e.data[e.payloadLen:]
+	for i := 0; i <= k; i++ {
+		if e.present&(1<<i) == 0 {
+			continue
+		}
+		off, n := binary.Uvarint(ex)
+		ex = ex[n:]
+		l, n := binary.Uvarint(ex)
+		ex = ex[n:]
+		if i == k {
+			return e.data[off : off+l], true
+		}
+	}
+	return nil, false
+}
+
+// extrasEnd is where the string references end in the extras.
+func (e *Event) afterStrings() []byte {
+	ex := e.data[e.payloadLen:]
+	for i := 0; i < numStrings; i++ {
+		if e.present&(1<<i) == 0 {
+			continue
+		}
+		for range 2 {
+			_, n := binary.Uvarint(ex)
+			ex = ex[n:]
+		}
+	}
+	return ex
+}
+
+// Str returns string key k and whether it is non-null. A literal without
+// escapes (nearly all of them) is viewed in place.
+func (e *Event) Str(k int) (string, bool) {
+	lit, ok := e.literal(k)
+	if !ok {
 		return "", false
 	}
-	start := e.payloadLen
-	if k > 0 {
-		start = e.strEnd[k-1]
+	inner := lit[1 : len(lit)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return unsafe.String(unsafe.SliceData(inner), len(inner)), true
 	}
-	return string(e.data[start:e.strEnd[k]]), true
+	v, err := wire.DecodeJSON(lit)
+	if err != nil {
+		return "", false // the store checked the payload: not reached
+	}
+	return v.Str, true
 }
 
-// StrEquals compares string key k with s without allocating.
+// StrEquals compares string key k with s without allocating for literals
+// without escapes.
 func (e *Event) StrEquals(k int, s string) bool {
-	if e.present&(1<<k) == 0 {
+	lit, ok := e.literal(k)
+	if !ok {
 		return false
 	}
-	start := e.payloadLen
-	if k > 0 {
-		start = e.strEnd[k-1]
+	inner := lit[1 : len(lit)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner) == s
 	}
-	return string(e.data[start:e.strEnd[k]]) == s
+	got, _ := e.Str(k)
+	return got == s
 }
 
-// HasGeneration reports whether index.generation is non-null.
-func (e *Event) HasGeneration() bool { return e.present&generationBit != 0 }
+// Generation returns index.generation and whether it is non-null.
+func (e *Event) Generation() (int64, bool) {
+	if e.present&generationBit == 0 {
+		return 0, false
+	}
+	g, _ := binary.Varint(e.afterStrings())
+	return g, true
+}
 
-// Size is the approximate memory an event holds, for accounting.
-func (e *Event) Size() int { return 120 + cap(e.data) }
+// IndexValue returns index key name as a wire.Value (Null when null), and
+// false when name is not an index key.
+func (e *Event) IndexValue(name string) (wire.Value, bool) {
+	k, ok := keyByName[name]
+	if !ok {
+		return wire.Value{}, false
+	}
+	switch k.kind {
+	case priorityKey:
+		return wire.IntValue(e.Priority), true
+	case timestampKey:
+		return wire.FloatValue(e.Timestamp), true
+	case generationKey:
+		if g, ok := e.Generation(); ok {
+			return wire.IntValue(g), true
+		}
+		return wire.NullValue(), true
+	}
+	if s, ok := e.Str(k.str); ok {
+		return wire.StringValue(s), true
+	}
+	return wire.NullValue(), true
+}
 
-// AppendJSON renders the event as docs/PROTOCOL.md describes it; light leaves
+// Renderer renders events. It remembers the last ts it formatted: the
+// events of one write share their ts, and index.timestamp is the ts unless
+// the payload says otherwise, so most events cost no float formatting.
+type Renderer struct {
+	Store string
+	Light bool
+	lastF float64
+	lastT []byte
+}
+
+func (r *Renderer) float(f float64) []byte {
+	if r.lastT == nil || f != r.lastF || (f == 0 && !sameZero(f, r.lastF)) {
+		r.lastF, r.lastT = f, wire.AppendFloat(r.lastT[:0], f)
+	}
+	return r.lastT
+}
+
+func sameZero(a, b float64) bool { return (1/a > 0) == (1/b > 0) }
+
+// AppendJSON renders e as docs/PROTOCOL.md describes an event; Light leaves
 // the payload out.
-func (e *Event) AppendJSON(dst []byte, store string, light bool) []byte {
+func (r *Renderer) AppendJSON(dst []byte, e *Event) []byte {
 	dst = append(dst, `{"seq":`...)
 	dst = strconv.AppendUint(dst, e.Seq, 10)
 	dst = append(dst, `,"ts":`...)
-	dst = wire.AppendFloat(dst, e.TS)
+	dst = append(dst, r.float(e.TS)...)
 	dst = append(dst, `,"store":`...)
-	dst = wire.AppendString(dst, store)
+	dst = wire.AppendString(dst, r.Store)
 	dst = append(dst, `,"topic":`...)
 	dst = wire.AppendString(dst, e.Topic)
-	dst = append(dst, `,"index":{"plugin_id":`...)
-	dst = e.appendStr(dst, PluginID)
-	dst = append(dst, `,"source":`...)
-	dst = e.appendStr(dst, Source)
-	dst = append(dst, `,"priority":`...)
-	dst = strconv.AppendInt(dst, e.Priority, 10)
-	dst = append(dst, `,"kind":`...)
-	dst = e.appendStr(dst, Kind)
-	dst = append(dst, `,"type":`...)
-	dst = e.appendStr(dst, Type)
-	dst = append(dst, `,"timestamp":`...)
-	dst = wire.AppendFloat(dst, e.Timestamp)
-	dst = append(dst, `,"id":`...)
-	dst = e.appendStr(dst, ID)
-	dst = append(dst, `,"generation":`...)
-	if e.HasGeneration() {
-		dst = strconv.AppendInt(dst, e.Generation, 10)
-	} else {
-		dst = append(dst, "null"...)
+	dst = append(dst, `,"index":{`...)
+	for i, k := range Keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, k.jsonKey...)
+		switch k.kind {
+		case priorityKey:
+			dst = strconv.AppendInt(dst, e.Priority, 10)
+		case timestampKey:
+			dst = append(dst, r.float(e.Timestamp)...)
+		case generationKey:
+			if g, ok := e.Generation(); ok {
+				dst = strconv.AppendInt(dst, g, 10)
+			} else {
+				dst = append(dst, "null"...)
+			}
+		default:
+			if lit, ok := e.literal(k.str); ok {
+				dst = append(dst, lit...)
+			} else {
+				dst = append(dst, "null"...)
+			}
+		}
 	}
-	dst = append(dst, `,"conversation_id":`...)
-	dst = e.appendStr(dst, ConversationID)
 	dst = append(dst, '}')
-	if !light {
+	if !r.Light {
 		dst = append(dst, `,"payload":`...)
 		dst = append(dst, e.Payload()...)
 	}
 	return append(dst, '}')
 }
 
-func (e *Event) appendStr(dst []byte, k int) []byte {
-	s, ok := e.Str(k)
-	if !ok {
-		return append(dst, "null"...)
+// JSONSize bounds e's rendered JSON size from above (store and topic names
+// escaped at worst), to size buffers once. A msgpack rendering is within
+// three times it (a one-byte JSON number can take nine).
+func (r *Renderer) JSONSize(e *Event) int {
+	n := 300 + 6*(len(r.Store)+len(e.Topic))
+	ex := e.data[e.payloadLen:]
+	for i := 0; i < numStrings; i++ {
+		if e.present&(1<<i) == 0 {
+			continue
+		}
+		_, k := binary.Uvarint(ex)
+		l, k2 := binary.Uvarint(ex[k:])
+		ex = ex[k+k2:]
+		n += int(l)
 	}
-	return wire.AppendString(dst, s)
+	if !r.Light {
+		n += int(e.payloadLen)
+	}
+	return n
 }
 
-// IndexValue returns index key name as a wire.Value (Null when null), and
-// false when name is not an index key.
-func (e *Event) IndexValue(name string) (wire.Value, bool) {
-	switch name {
-	case "priority":
-		return wire.IntValue(e.Priority), true
-	case "timestamp":
-		return wire.FloatValue(e.Timestamp), true
-	case "generation":
-		if e.HasGeneration() {
-			return wire.IntValue(e.Generation), true
-		}
-		return wire.NullValue(), true
+// AppendMsgpack renders e as a msgpack map with the members AppendJSON
+// writes, for msgpack replies: a msgpack read renders once, in the
+// plugin's encoding, rather than rendering JSON and transcoding it.
+func (r *Renderer) AppendMsgpack(dst []byte, e *Event) []byte {
+	if r.Light {
+		dst = wire.AppendMsgpackMap(dst, 5)
+	} else {
+		dst = wire.AppendMsgpackMap(dst, 6)
 	}
-	for k, key := range StringKeys {
-		if key == name {
-			if s, ok := e.Str(k); ok {
-				return wire.StringValue(s), true
+	dst = append(dst, 0xa3, 's', 'e', 'q')
+	dst = wire.AppendMsgpackUint(dst, e.Seq)
+	dst = append(dst, 0xa2, 't', 's')
+	dst = wire.AppendMsgpackFloat(dst, e.TS)
+	dst = append(dst, 0xa5, 's', 't', 'o', 'r', 'e')
+	dst = wire.AppendMsgpackStr(dst, strBytes(r.Store))
+	dst = append(dst, 0xa5, 't', 'o', 'p', 'i', 'c')
+	dst = wire.AppendMsgpackStr(dst, strBytes(e.Topic))
+	dst = append(dst, 0xa5, 'i', 'n', 'd', 'e', 'x')
+	dst = wire.AppendMsgpackMap(dst, len(Keys))
+	for _, k := range Keys {
+		dst = wire.AppendMsgpackStr(dst, strBytes(k.Name))
+		switch k.kind {
+		case priorityKey:
+			dst = wire.AppendMsgpackInt(dst, e.Priority)
+		case timestampKey:
+			dst = wire.AppendMsgpackFloat(dst, e.Timestamp)
+		case generationKey:
+			if g, ok := e.Generation(); ok {
+				dst = wire.AppendMsgpackInt(dst, g)
+			} else {
+				dst = append(dst, 0xc0)
 			}
-			return wire.NullValue(), true
+		default:
+			lit, ok := e.literal(k.str)
+			switch {
+			case !ok:
+				dst = append(dst, 0xc0)
+			case bytes.IndexByte(lit, '\\') < 0:
+				dst = wire.AppendMsgpackStr(dst, lit[1:len(lit)-1])
+			default:
+				s, _ := e.Str(k.str)
+				dst = wire.AppendMsgpackStr(dst, strBytes(s))
+			}
 		}
 	}
-	return wire.Value{}, false
+	if !r.Light {
+		dst = append(dst, 0xa7, 'p', 'a', 'y', 'l', 'o', 'a', 'd')
+		// The store checked the payload when it was written: it transcodes.
+		dst, _ = wire.AppendMsgpackFromJSON(dst, e.Payload())
+	}
+	return dst
 }
+
+func strBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

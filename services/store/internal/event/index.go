@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"strconv"
 	"strings"
@@ -10,82 +11,122 @@ import (
 	"github.com/messageplane/mp/internal/wire"
 )
 
-// idKeys are the payload keys index.id is taken from, first non-empty wins.
-var idKeys = [...]string{"message_id", "event_id", "lifecycle_id", "id", "task_id", "run_id"}
-
-// Draft is an event before the store accepts it: payload and index are
-// ready, seq and ts are not. Building it needs no lock.
+// Draft is an event before the store accepts it: its index is extracted
+// and its bytes are ready, seq and ts are not. Building it needs no lock.
 type Draft struct {
-	ev           Event
+	payload      []byte
+	extras       []byte
+	fields       Fields
 	timestampSet bool // false: index.timestamp is the event ts
 }
-
-// indexKeys are the payload keys the index reads, each mapped to itself so
-// a lookup by the payload's bytes yields the name without copying it.
-var indexKeys = func() map[string]string {
-	m := map[string]string{}
-	for _, k := range []string{"plugin_id", "source", "kind", "type", "message_type",
-		"message_id", "event_id", "lifecycle_id", "id", "task_id", "run_id",
-		"priority", "generation", "timestamp", "time", "metadata"} {
-		m[k] = k
-	}
-	return m
-}()
 
 // NewDraft checks a payload (compact JSON of an object, as the edges send
 // it) and extracts its index. Only the index keys' values are decoded; the
 // rest is checked and skipped, since most of a payload is text the index
-// never reads.
+// never reads. The draft refers to payload, which must not change.
 func NewDraft(payload []byte) (*Draft, error) {
-	fields := wire.ObjectValue(make([]wire.Member, 0, 8))
-	var bad error
+	var raws [maxSources][]byte // by sourceIndex: the last literal of each source key
 	err := wire.ScanObject(payload, func(k, raw []byte) {
-		key, ok := indexKeys[string(k)]
-		if !ok || bad != nil {
-			return
+		if i, ok := sourceIndex[string(k)]; ok {
+			raws[i] = raw
 		}
-		var v wire.Value
-		if key == "metadata" {
-			v, bad = metadata(raw)
-		} else {
-			v, bad = indexValue(raw)
-		}
-		fields.Obj = setMember(fields.Obj, key, v)
 	})
-	if err == nil {
-		err = bad
-	}
 	if err != nil {
 		return nil, errNotObject
 	}
-	return newDraft(payload, fields), nil
+	d := &Draft{payload: payload}
+	d.fields.PayloadLen = uint32(len(payload))
+	var refs [numStrings][]byte
+	var gen int64
+	for _, k := range Keys {
+		switch k.kind {
+		case stringKey, nonEmptyKey:
+			for _, path := range k.sources {
+				lit := sourceLiteral(raws[:], path)
+				if isString(lit) && (k.kind == stringKey || len(lit) > 2) {
+					refs[k.str] = lit
+					d.fields.Present |= 1 << k.str
+					break
+				}
+			}
+		case priorityKey:
+			v, _ := indexValue(raws[sourceIndex[k.sources[0][0]]])
+			d.fields.Priority = Priority(v)
+		case timestampKey:
+			x := raws[sourceIndex[k.sources[0][0]]]
+			if x == nil || string(x) == "null" {
+				x = raws[sourceIndex[k.sources[1][0]]]
+			}
+			if x != nil {
+				v, _ := indexValue(x)
+				d.fields.Timestamp, d.timestampSet = timestampValue(v)
+			}
+		case generationKey:
+			if raw := raws[sourceIndex[k.sources[0][0]]]; raw != nil {
+				v, _ := indexValue(raw)
+				if g, ok := Generation(v); ok {
+					d.fields.Present |= generationBit
+					gen = g
+				}
+			}
+		}
+	}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(payload)))
+	for k, lit := range refs {
+		if d.fields.Present&(1<<k) != 0 {
+			off := uintptr(unsafe.Pointer(unsafe.SliceData(lit))) - base
+			d.extras = binary.AppendUvarint(d.extras, uint64(off))
+			d.extras = binary.AppendUvarint(d.extras, uint64(len(lit)))
+		}
+	}
+	if d.fields.Present&generationBit != 0 {
+		d.extras = binary.AppendVarint(d.extras, gen)
+	}
+	return d, nil
 }
 
-// metadata keeps only metadata.conversation_id of a metadata object.
-func metadata(raw []byte) (wire.Value, error) {
-	if len(raw) == 0 || raw[0] != '{' {
-		return wire.NullValue(), nil
-	}
-	md := wire.ObjectValue(nil)
-	var bad error
-	err := wire.ScanObject(raw, func(k, v []byte) {
-		if string(k) == "conversation_id" && bad == nil {
-			var cv wire.Value
-			cv, bad = indexValue(v)
-			md.Obj = setMember(md.Obj, "conversation_id", cv)
+// sourceLiteral returns the literal at path: a top-level key's, or a key
+// of the object a top-level key holds (its last occurrence).
+func sourceLiteral(raws [][]byte, path []string) []byte {
+	lit := raws[sourceIndex[path[0]]]
+	for _, name := range path[1:] {
+		if len(lit) == 0 || lit[0] != '{' {
+			return nil
 		}
-	})
-	if err == nil {
-		err = bad
+		var inner []byte
+		_ = wire.ScanObject(lit, func(k, raw []byte) {
+			if string(k) == name {
+				inner = raw
+			}
+		})
+		lit = inner
 	}
-	return md, err
+	return lit
+}
+
+func isString(lit []byte) bool { return len(lit) >= 2 && lit[0] == '"' }
+
+// Size is the draft's bytes, as the store keeps them.
+func (d *Draft) Size() int { return len(d.payload) + len(d.extras) }
+
+// AppendTo appends the event's bytes: the payload, then the extras.
+func (d *Draft) AppendTo(dst []byte) []byte {
+	return append(append(dst, d.payload...), d.extras...)
+}
+
+// Fields returns the event's fixed fields once it has a seq and a ts.
+func (d *Draft) Fields(seq uint64, ts float64) Fields {
+	f := d.fields
+	f.Seq, f.TS = seq, ts
+	if !d.timestampSet {
+		f.Timestamp = ts
+	}
+	return f
 }
 
 // indexValue decodes one index value that ScanObject has checked. A string
-// without escapes (nearly every id, kind and plugin name) is viewed in place
-// rather than copied: the draft copies what it keeps into the event, and
-// the view does not outlive NewDraft. Decoding each one cost the store an
-// allocation per index key per event.
+// without escapes is viewed in place rather than copied (the view does not
+// outlive NewDraft).
 func indexValue(raw []byte) (wire.Value, error) {
 	if len(raw) >= 2 && raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 {
 		if len(raw) == 2 {
@@ -96,102 +137,11 @@ func indexValue(raw []byte) (wire.Value, error) {
 	return wire.DecodeJSON(raw)
 }
 
-// setMember keeps the last value of a repeated key, as wire's decoder does.
-func setMember(obj []wire.Member, key string, v wire.Value) []wire.Member {
-	for i := range obj {
-		if obj[i].Key == key {
-			obj[i].Val = v
-			return obj
-		}
-	}
-	return append(obj, wire.Member{Key: key, Val: v})
-}
-
 type draftError string
 
 func (e draftError) Error() string { return string(e) }
 
 const errNotObject = draftError("payload is not a JSON object")
-
-func newDraft(payload []byte, v wire.Value) *Draft {
-	var strs [numStrings]string
-	var present uint8
-	set := func(k int, s string) {
-		strs[k] = s
-		present |= 1 << k
-	}
-	if s, ok := stringOf(v, "plugin_id"); ok {
-		set(PluginID, s)
-	}
-	if s, ok := stringOf(v, "source"); ok {
-		set(Source, s)
-	}
-	if s, ok := stringOf(v, "kind"); ok && s != "" {
-		set(Kind, s)
-	}
-	if s, ok := stringOf(v, "type"); ok && s != "" {
-		set(Type, s)
-	} else if s, ok := stringOf(v, "message_type"); ok && s != "" {
-		set(Type, s)
-	}
-	for _, k := range idKeys {
-		if s, ok := stringOf(v, k); ok && s != "" {
-			set(ID, s)
-			break
-		}
-	}
-	if md, ok := v.Get("metadata"); ok {
-		if s, ok := stringOf(md, "conversation_id"); ok && s != "" {
-			set(ConversationID, s)
-		}
-	}
-
-	d := &Draft{}
-	n := len(payload)
-	for _, s := range strs {
-		n += len(s)
-	}
-	data := make([]byte, 0, n)
-	data = append(data, payload...)
-	d.ev.payloadLen = uint32(len(payload))
-	for k, s := range strs {
-		data = append(data, s...)
-		d.ev.strEnd[k] = uint32(len(data))
-	}
-	d.ev.data = data
-	d.ev.present = present
-
-	p, _ := v.Get("priority")
-	d.ev.Priority = Priority(p)
-	if g, ok := v.Get("generation"); ok {
-		if gen, ok := Generation(g); ok {
-			d.ev.Generation = gen
-			d.ev.present |= generationBit
-		}
-	}
-	d.ev.Timestamp, d.timestampSet = Timestamp(v)
-	return d
-}
-
-// Accept turns the draft into a stored event with its seq and ts.
-// The draft's own event is handed over (no copy): a draft is accepted at
-// most once, since every write builds its drafts afresh.
-func (d *Draft) Accept(seq uint64, ts float64, topic string) *Event {
-	ev := &d.ev
-	ev.Seq, ev.TS, ev.Topic = seq, ts, topic
-	if !d.timestampSet {
-		ev.Timestamp = ts
-	}
-	return ev
-}
-
-func stringOf(v wire.Value, key string) (string, bool) {
-	x, ok := v.Get(key)
-	if !ok || x.Kind != wire.String {
-		return "", false
-	}
-	return x.Str, true
-}
 
 // Priority implements index.priority: integers as they are, floats
 // truncated toward zero, base-10 integer strings parsed (ASCII whitespace
@@ -230,21 +180,10 @@ func Generation(v wire.Value) (int64, bool) {
 	return 0, false
 }
 
-// Timestamp implements index.timestamp: payload "timestamp" when present and
-// not null, else "time"; a finite number or decimal string gives its value;
-// a present value that is anything else gives the event ts (false), without
-// falling through to "time"; absent both, the event ts (false).
-func Timestamp(v wire.Value) (float64, bool) {
-	x, ok := v.Get("timestamp")
-	if !ok || x.Kind == wire.Null {
-		x, ok = v.Get("time")
-		if !ok {
-			return 0, false
-		}
-	}
-	return timestampValue(x)
-}
-
+// timestampValue implements index.timestamp for the value found (payload
+// "timestamp" when present and not null, else "time"): a finite number or
+// a decimal string gives its value; anything else gives the event ts
+// (false), without falling through to "time".
 func timestampValue(x wire.Value) (float64, bool) {
 	switch x.Kind {
 	case wire.Int, wire.Uint, wire.BigInt, wire.Float:
@@ -265,7 +204,9 @@ func timestampValue(x wire.Value) (float64, bool) {
 
 const asciiSpace = " \t\n\r\v\f"
 
-// isDecimalLiteral matches [+-]digits[.digits][(e|E)[+-]digits].
+// isDecimalLiteral matches docs/PROTOCOL.md's decimal literal: a sign, then
+// digits with an optional fraction ("5", "5.", "5.25") or a fraction alone
+// (".5"), then an optional exponent ("1e3", "5.E-2").
 func isDecimalLiteral(s string) bool {
 	i := 0
 	if i < len(s) && (s[i] == '+' || s[i] == '-') {
@@ -278,14 +219,14 @@ func isDecimalLiteral(s string) bool {
 		}
 		return i > start
 	}
-	if !digits() {
-		return false
-	}
+	whole := digits()
+	fraction := false
 	if i < len(s) && s[i] == '.' {
 		i++
-		if !digits() {
-			return false
-		}
+		fraction = digits()
+	}
+	if !whole && !fraction {
+		return false
 	}
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
 		i++

@@ -11,7 +11,7 @@ import (
 // item is an event flowing through a plan, with its payload parsed on first
 // use (most plans never look inside the payload).
 type item struct {
-	ev      *event.Event
+	ev      event.Event
 	store   string
 	payload wire.Value
 	parsed  bool
@@ -27,7 +27,9 @@ func (it *item) payloadValue() wire.Value {
 
 // field resolves a field name (docs/PROTOCOL.md "Field names"): seq, ts, store,
 // topic are the event's own; index.<key>; payload.<a>.<b>; any other bare
-// name is the index value unless null, then the payload's top level.
+// name is the index value unless null, then the payload's top-level value
+// when the payload has that key, else the index's null. A field is missing
+// (false) only when it is neither an index key nor a top-level payload key.
 func (it *item) field(name string) (wire.Value, bool) {
 	switch name {
 	case "seq":
@@ -54,7 +56,13 @@ func (it *item) field(name string) (wire.Value, bool) {
 		}
 		return v, true
 	}
-	if v, ok := it.ev.IndexValue(name); ok && v.Kind != wire.Null {
+	if v, ok := it.ev.IndexValue(name); ok {
+		if v.Kind != wire.Null {
+			return v, true
+		}
+		if pv, found := it.payloadValue().Get(name); found {
+			return pv, true
+		}
 		return v, true
 	}
 	return it.payloadValue().Get(name)
@@ -62,7 +70,7 @@ func (it *item) field(name string) (wire.Value, bool) {
 
 // Eval evaluates the plan; the leaves' Events must be filled. limit > 0
 // keeps the first limit items; the result never exceeds maxLimit.
-func (p *Plan) Eval(store string, limit, maxLimit int) []*event.Event {
+func (p *Plan) Eval(store string, limit, maxLimit int) []event.Event {
 	items := p.eval(p.root, store)
 	if limit > 0 && len(items) > limit {
 		items = items[:limit]
@@ -70,7 +78,7 @@ func (p *Plan) Eval(store string, limit, maxLimit int) []*event.Event {
 	if maxLimit > 0 && len(items) > maxLimit {
 		items = items[:maxLimit]
 	}
-	out := make([]*event.Event, len(items))
+	out := make([]event.Event, len(items))
 	for i, it := range items {
 		out[i] = it.ev
 	}
@@ -102,7 +110,9 @@ func (p *Plan) eval(n node, store string) []*item {
 	return nil
 }
 
-// read turns a leaf's events into items: the newest Limit (that match).
+// read turns a leaf's events into items: the newest Limit, ascending; with
+// filter fields (an upstream get) the newest Limit that match, newest first,
+// as the Python server answers it with its query.
 func (t *topicNode) read(store string) []*item {
 	evs := t.Events
 	if t.Match == nil {
@@ -122,7 +132,6 @@ func (t *topicNode) read(store string) []*item {
 			out = append(out, it)
 		}
 	}
-	slices.Reverse(out)
 	return out
 }
 
@@ -327,7 +336,7 @@ func setOp(op string, inputs [][]*item) []*item {
 			}
 			m := make(map[identity]bool, len(in))
 			for _, it := range in {
-				m[identityOf(it.ev)] = true
+				m[identityOf(&it.ev)] = true
 			}
 			sets = append(sets, m)
 		}
@@ -335,7 +344,7 @@ func setOp(op string, inputs [][]*item) []*item {
 	seen := make(map[identity]bool, len(pool))
 	out := make([]*item, 0, len(pool))
 	for _, it := range pool {
-		id := identityOf(it.ev)
+		id := identityOf(&it.ev)
 		if seen[id] {
 			continue
 		}

@@ -84,12 +84,13 @@ type node interface{ isNode() }
 type topicNode struct {
 	Topic string // AllTopics for every topic
 	Limit int    // newest Limit events (always set, at most MaxLimit)
-	// Match, when set, keeps only matching events and the limit counts
-	// matches (an upstream "get" with filter fields).
+	// Match, when set, keeps only matching events, the limit counts
+	// matches and the result is newest first (an upstream "get" with filter
+	// fields).
 	Match *filterSpec
 	// Events is filled by the caller before evaluation: the topic's events,
 	// ascending seq (all of them when Match is set, else the newest Limit).
-	Events []*event.Event
+	Events []event.Event
 }
 
 type filterNode struct {

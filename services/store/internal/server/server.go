@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"errors"
+	"io"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -47,6 +48,28 @@ func (s *Server) Write(ctx context.Context, req *mpv1.WriteRequest) (*mpv1.Write
 	return resp, toStatus(err)
 }
 
+// WriteStream applies each request of the stream in the order it arrives
+// and answers it, in that order: the order an edge pipelines its batches
+// in is the order they are stored in.
+func (s *Server) WriteStream(stream grpc.BidiStreamingServer[mpv1.WriteRequest, mpv1.WriteResponse]) error {
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		resp, err := s.svc.Write(stream.Context(), req)
+		if err != nil {
+			return toStatus(err)
+		}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+	}
+}
+
 func (s *Server) ListTopics(ctx context.Context, req *mpv1.ListTopicsRequest) (*mpv1.ListTopicsResponse, error) {
 	topics, err := s.svc.ListTopics(req.GetStore())
 	if err != nil {
@@ -60,7 +83,7 @@ func (s *Server) ListTopics(ctx context.Context, req *mpv1.ListTopicsRequest) (*
 }
 
 func readOpts(o *mpv1.ReadOptions) store.ReadOpts {
-	return store.ReadOpts{Limit: int(o.GetLimit()), Light: o.GetLight(), MaxBytes: int(o.GetMaxBytes())}
+	return store.ReadOpts{Limit: int(o.GetLimit()), Light: o.GetLight(), MaxBytes: int(o.GetMaxBytes()), Encoding: o.GetEncoding()}
 }
 
 func readResponse(r store.Result, err error) (*mpv1.ReadResponse, error) {

@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"io"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -83,5 +85,41 @@ func TestServerRoundTrip(t *testing.T) {
 	close(stopping)
 	if _, err := watch.Recv(); status.Code(err) != codes.Unavailable {
 		t.Errorf("watch after stop: %v", err)
+	}
+}
+
+// TestWriteStreamOrder: batches pipelined on one stream are applied and
+// answered in the order they were sent.
+func TestWriteStreamOrder(t *testing.T) {
+	c, _ := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, err := c.WriteStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	for i := 0; i < n; i++ {
+		req := &mpv1.WriteRequest{ReturnEvents: i%2 == 0, Ops: []*mpv1.WriteOp{
+			{Op: &mpv1.WriteOp_Item{Item: &mpv1.Item{Store: "messages", Topic: "t", Payload: []byte(`{"i":` + strconv.Itoa(i) + `}`)}}},
+		}}
+		if err := ws.Send(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ws.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		resp, err := ws.Recv()
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		if got := resp.Results[0].Seq; got != uint64(i+1) {
+			t.Fatalf("answer %d has seq %d", i, got)
+		}
+	}
+	if _, err := ws.Recv(); err != io.EOF {
+		t.Fatalf("stream end: %v", err)
 	}
 }

@@ -2,20 +2,24 @@ package store
 
 import (
 	"github.com/messageplane/mp/internal/grpcx"
+	"github.com/messageplane/mp/internal/wire"
+	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
 	"github.com/messageplane/mp/services/store/internal/event"
 )
 
 // ReadOpts are the options every read takes. Limit is already clamped by
-// the edge; MaxBytes bounds the summed size of the rendered events (0: none).
+// the edge; MaxBytes bounds the summed size of the rendered events (0:
+// none); Encoding is the reply's.
 type ReadOpts struct {
 	Limit    int
 	Light    bool
 	MaxBytes int
+	Encoding mpv1.Encoding
 }
 
-// Result is a read's answer: the events rendered as one JSON array.
+// Result is a read's answer: the events rendered as one array.
 type Result struct {
-	Items     []byte // "[...]"
+	Items     []byte // a JSON or msgpack array
 	Count     int
 	Truncated bool
 	HeadSeq   uint64
@@ -47,16 +51,15 @@ func (s *Service) GetSince(store, topic string, after uint64, o ReadOpts) (Resul
 		return Result{}, err
 	}
 	s.mu.RLock()
-	var evs []*event.Event
+	var evs []event.Event
 	if topic == AllTopics {
-		for i := st.logAfter(after); i < len(st.log) && len(evs) < o.Limit; i++ {
-			if !st.log[i].Removed {
-				evs = append(evs, st.log[i])
-			}
-		}
+		st.scan(st.logAfter(after), func(ev event.Event) bool {
+			evs = append(evs, ev)
+			return len(evs) < o.Limit
+		})
 	} else if t := st.topics[topic]; t != nil {
-		from := t.ring.after(after)
-		evs = t.ring.slice(from, min(t.ring.len(), from+o.Limit))
+		from := t.after(after)
+		evs = t.views(nil, from, min(t.len(), from+o.Limit))
 	}
 	head := st.seq
 	s.mu.RUnlock()
@@ -103,17 +106,18 @@ func (s *Service) Query(store, topic string, f Filter, o ReadOpts) (Result, erro
 	if err != nil {
 		return Result{}, err
 	}
-	var evs []*event.Event
+	var evs []event.Event
 	s.mu.RLock()
 	if topic == AllTopics {
-		for i := len(st.log) - 1; i >= 0 && len(evs) < o.Limit; i-- {
-			if ev := st.log[i]; !ev.Removed && f.Match(ev) {
+		st.scanBack(func(ev event.Event) bool {
+			if f.Match(&ev) {
 				evs = append(evs, ev)
 			}
-		}
+			return len(evs) < o.Limit
+		})
 	} else if t := st.topics[topic]; t != nil {
-		for i := t.ring.len() - 1; i >= 0 && len(evs) < o.Limit; i-- {
-			if ev := t.ring.at(i); f.Match(ev) {
+		for i := t.len() - 1; i >= 0 && len(evs) < o.Limit; i-- {
+			if ev := t.view(i); f.Match(&ev) {
 				evs = append(evs, ev)
 			}
 		}
@@ -123,109 +127,127 @@ func (s *Service) Query(store, topic string, f Filter, o ReadOpts) (Result, erro
 	return s.result(st, evs, o, false, head), nil
 }
 
-// result renders events outside the lock (events are immutable). With
+// read returns a topic's (or with AllTopics, the store's) newest limit
+// events, or all of them, ascending. Caller holds the lock.
+func (st *Store) read(topic string, limit int, all bool) []event.Event {
+	if topic == AllTopics {
+		var evs []event.Event
+		st.scanBack(func(ev event.Event) bool {
+			evs = append(evs, ev)
+			return all || len(evs) < limit
+		})
+		for i, j := 0, len(evs)-1; i < j; i, j = i+1, j-1 {
+			evs[i], evs[j] = evs[j], evs[i]
+		}
+		return evs
+	}
+	t := st.topics[topic]
+	if t == nil {
+		return nil
+	}
+	n := t.len()
+	if all {
+		return t.views(make([]event.Event, 0, n), 0, n)
+	}
+	from := max(0, n-limit)
+	return t.views(make([]event.Event, 0, n-from), from, n)
+}
+
+// result renders events outside the lock (their bytes never change). With
 // keepLast, truncation drops from the front instead of the back.
-func (s *Service) result(st *Store, evs []*event.Event, o ReadOpts, keepLast bool, head uint64) Result {
+func (s *Service) result(st *Store, evs []event.Event, o ReadOpts, keepLast bool, head uint64) Result {
 	r := Result{HeadSeq: head, Epoch: s.epoch}
-	r.Items, r.Count, r.Truncated = Render(evs, st.name, o.Light, o.MaxBytes, keepLast)
+	r.Items, r.Count, r.Truncated = Render(evs, st.name, o, keepLast)
 	return r
 }
 
-// Render renders events as one JSON array. When maxBytes > 0 and the
-// array would exceed it, events are cut from the back, or from the front
-// with keepLast.
-func Render(evs []*event.Event, store string, light bool, maxBytes int, keepLast bool) ([]byte, int, bool) {
-	size := renderedSize(evs, store, light, 0)
-	if keepLast && maxBytes > 0 && size > maxBytes {
-		return renderNewest(evs, store, light, maxBytes)
-	}
-	if maxBytes > 0 {
-		size = min(size, maxBytes)
-	}
-	buf := append(grpcx.Buffer(size+2), '[') // back to the pool once gRPC has sent it
-	var commas []int                         // position before each event but the first
-	if keepLast {
-		commas = make([]int, 0, len(evs))
-	}
+// Render renders events as one array in o.Encoding. When o.MaxBytes > 0
+// and the array would exceed it, events are cut from the back, or from the
+// front with keepLast.
+func Render(evs []event.Event, store string, o ReadOpts, keepLast bool) ([]byte, int, bool) {
+	r := event.Renderer{Store: store, Light: o.Light}
+	msgpack := o.Encoding == mpv1.Encoding_ENCODING_MSGPACK
 	truncated := false
-	n := 0
-	for _, ev := range evs {
-		mark := len(buf)
-		if n > 0 {
-			buf = append(buf, ',')
-			if keepLast {
-				commas = append(commas, mark)
-			}
+	if keepLast && o.MaxBytes > 0 {
+		if k := firstThatFits(&r, evs, msgpack, o.MaxBytes); k > 0 {
+			evs, truncated = evs[k:], true
 		}
-		buf = ev.AppendJSON(buf, store, light)
-		if !keepLast && maxBytes > 0 && len(buf)+1 > maxBytes {
+	}
+	size := 0
+	for i := range evs {
+		size += r.JSONSize(&evs[i])
+	}
+	if o.MaxBytes > 0 {
+		size = min(size, o.MaxBytes)
+	}
+	// A msgpack array's header says how many it holds: the elements are
+	// rendered after room for the largest header, which is then written
+	// right before them.
+	const room = 5
+	buf := grpcx.Buffer(size + room + 2) // back to the pool once gRPC has sent it
+	if msgpack {
+		buf = buf[:room]
+	} else {
+		buf = append(buf, '[')
+	}
+	n := 0
+	for i := range evs {
+		mark := len(buf)
+		if !msgpack && n > 0 {
+			buf = append(buf, ',')
+		}
+		if msgpack {
+			buf = r.AppendMsgpack(buf, &evs[i])
+		} else {
+			buf = r.AppendJSON(buf, &evs[i])
+		}
+		if o.MaxBytes > 0 && len(buf)+1 > o.MaxBytes {
 			buf = buf[:mark]
 			truncated = true
 			break
 		}
 		n++
 	}
-	if keepLast && maxBytes > 0 && len(buf)+1 > maxBytes {
-		// The estimate was short: drop the oldest. The comma before the
-		// first kept event becomes the array's opening bracket.
-		k := 0
-		for k < len(commas) && len(buf)-commas[k]+1 > maxBytes {
-			k++
-		}
-		if k == len(commas) {
-			return []byte("[]"), 0, true
-		}
-		buf = buf[commas[k]:]
-		buf[0] = '['
-		n -= k + 1
-		truncated = true
+	if !msgpack {
+		return append(buf, ']'), n, truncated
 	}
-	return append(buf, ']'), n, truncated
+	var h [room]byte
+	head := wire.AppendMsgpackArray(h[:0], n)
+	start := room - len(head)
+	copy(buf[start:], head)
+	return buf[start:], n, truncated
 }
 
-// renderNewest renders the newest events that fit in maxBytes, newest
-// first so rendering stops at the limit, then puts them back in order.
-func renderNewest(evs []*event.Event, store string, light bool, maxBytes int) ([]byte, int, bool) {
-	buf := make([]byte, 0, maxBytes+1024)
-	ends := make([]int, 0, len(evs))
-	truncated := false
+// firstThatFits returns the position of the oldest event such that it and
+// every newer one fit in maxBytes, rendering newest first; it renders
+// nothing when a quick estimate shows all of them fit.
+func firstThatFits(r *event.Renderer, evs []event.Event, msgpack bool, maxBytes int) int {
+	est := 0
+	for i := range evs {
+		est += r.JSONSize(&evs[i]) + 1
+	}
+	if msgpack {
+		est *= 3
+	}
+	if est+2 <= maxBytes {
+		return 0
+	}
+	var scratch []byte
+	total := 1 // JSON: the brackets, and a comma between each two
+	if msgpack {
+		total = 5 // the array header at its largest
+	}
 	for i := len(evs) - 1; i >= 0; i-- {
-		start := len(buf)
-		buf = evs[i].AppendJSON(buf, store, light)
-		if len(buf)+len(ends)+2 > maxBytes {
-			buf = buf[:start]
-			truncated = true
-			break
+		if msgpack {
+			scratch = r.AppendMsgpack(scratch[:0], &evs[i])
+			total += len(scratch)
+		} else {
+			scratch = r.AppendJSON(scratch[:0], &evs[i])
+			total += len(scratch) + 1
 		}
-		ends = append(ends, len(buf))
-	}
-	out := make([]byte, 1, len(buf)+len(ends)+2)
-	out[0] = '['
-	for k := len(ends) - 1; k >= 0; k-- {
-		start := 0
-		if k > 0 {
-			start = ends[k-1]
-		}
-		if k < len(ends)-1 {
-			out = append(out, ',')
-		}
-		out = append(out, buf[start:ends[k]]...)
-	}
-	return append(out, ']'), len(ends), truncated
-}
-
-// renderedSize estimates the rendered size of events so the buffer is
-// allocated once: the header and index take about 300 bytes.
-func renderedSize(evs []*event.Event, store string, light bool, maxBytes int) int {
-	n := 0
-	for _, ev := range evs {
-		n += 300 + len(store) + len(ev.Topic)
-		if !light {
-			n += len(ev.Payload())
+		if total > maxBytes {
+			return i + 1
 		}
 	}
-	if maxBytes > 0 {
-		n = min(n, maxBytes+1024)
-	}
-	return n
+	return 0
 }

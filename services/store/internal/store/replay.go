@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 
-	"slices"
-
-	"github.com/messageplane/mp/services/store/internal/event"
 	"github.com/messageplane/mp/services/store/internal/replay"
 )
 
 // Replay parses and evaluates a replay plan. The topic reads happen under
-// the read lock (copying event pointers); filtering, sorting and set ops run
+// the read lock (copying event views); filtering, sorting and set ops run
 // after it is released. Results keep their plan order; truncation keeps the
 // first items.
 func (s *Service) Replay(ctx context.Context, store string, planJSON []byte, o ReadOpts, maxLimit, topicNameMaxLen int) (Result, error) {
@@ -42,28 +39,4 @@ func (s *Service) Replay(ctx context.Context, store string, planJSON []byte, o R
 	}
 	evs := plan.Eval(st.name, o.Limit, maxLimit)
 	return s.result(st, evs, o, false, head), nil
-}
-
-// read copies a topic's (or with AllTopics, the store's) newest limit
-// events, or all of them, ascending. Caller holds the lock.
-func (st *Store) read(topic string, limit int, all bool) []*event.Event {
-	if topic == AllTopics {
-		var evs []*event.Event
-		for i := len(st.log) - 1; i >= 0 && (all || len(evs) < limit); i-- {
-			if !st.log[i].Removed {
-				evs = append(evs, st.log[i])
-			}
-		}
-		slices.Reverse(evs)
-		return evs
-	}
-	t := st.topics[topic]
-	if t == nil {
-		return nil
-	}
-	n := t.ring.len()
-	if all {
-		return t.ring.slice(0, n)
-	}
-	return t.ring.slice(max(0, n-limit), n)
 }

@@ -71,6 +71,11 @@ func TestReplayOps(t *testing.T) {
 		{"where_eq bool not number", `{"op":"where_eq","params":{"field":"flag","value":1},"input":` + all + `}`, "[8]"[:0] + "[]"},
 		{"where_eq bool", `{"op":"where_eq","params":{"field":"flag","value":true},"input":` + all + `}`, "[8]"},
 		{"where_eq missing never", `{"op":"where_eq","params":{"field":"nothere","value":null},"input":` + all + `}`, "[]"},
+		{"where_eq index key null is not missing", `{"op":"where_eq","params":{"field":"type","value":null},"input":` + all + `}`, "[1 2 3 4 5 6 7]"},
+		{"where_eq kind null", `{"op":"where_eq","params":{"field":"kind","value":null},"input":` + all + `}`, "[1 2 3 4 6 7 8]"},
+		{"where_in index null", `{"op":"where_in","params":{"field":"conversation_id","values":[null]},"input":` + all + `}`, "[1 2 3 4 5 6 7 8]"},
+		{"filter exact index null", `{"op":"filter","params":{"source":"s"},"input":` + all + `}`, "[6]"},
+		{"sort by index null ranks with missing", `{"op":"sort","params":{"by":["kind","seq"]},"input":` + all + `}`, "[5 1 2 3 4 6 7 8]"},
 		{"where_eq index", `{"op":"where_eq","params":{"field":"index.priority","value":7},"input":` + all + `}`, "[4]"},
 		{"where_eq topic", `{"op":"where_eq","params":{"field":"topic","value":"b"},"input":` + all + `}`, "[2 4 6 8]"},
 		{"where_in", `{"op":"where_in","params":{"field":"plugin_id","values":["p2","p3"]},"input":` + all + `}`, "[2 4 5]"},
@@ -96,9 +101,15 @@ func TestReplayOps(t *testing.T) {
 func TestReplayUpstreamShape(t *testing.T) {
 	s := replayFixture(t)
 	pairs := []struct{ name, seed, upstream string }{
-		{"get nested params",
-			`{"op":"filter","params":{"plugin_id":"p1"},"input":{"op":"topic","params":{"topic":"a"}}}`,
+		{"get nested params, newest first with a filter field",
+			`{"op":"sort","params":{"by":"seq","reverse":true},"input":{"op":"filter","params":{"plugin_id":"p1"},"input":{"op":"topic","params":{"topic":"a"}}}}`,
 			`{"kind":"get","params":{"params":{"topic":"a","plugin_id":"p1"}}}`},
+		{"get without filter fields stays ascending",
+			`{"op":"topic","params":{"topic":"a"}}`,
+			`{"kind":"get","params":{"params":{"topic":"a"}}}`},
+		{"the SDK's get(plugin_id) then limit(n) keeps the newest n",
+			`{"op":"limit","params":{"n":2},"input":{"op":"sort","params":{"by":"seq","reverse":true},"input":{"op":"filter","params":{"plugin_id":"p2"},"input":{"op":"topic","params":{"topic":"*"}}}}}`,
+			`{"kind":"unary","op":"limit","params":{"n":2},"child":{"kind":"get","params":{"params":{"topic":"*","plugin_id":"p2"}}}}`},
 		{"get flat params with limit",
 			`{"op":"topic","params":{"topic":"b","limit":2}}`,
 			`{"kind":"get","params":{"topic":"b","max_count":2}}`},
@@ -209,5 +220,32 @@ func TestReplayHostileRegexIsFast(t *testing.T) {
 	// RE2 is linear; a backtracking engine would not finish at all.
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("hostile regex took %v", d)
+	}
+}
+
+// TestReplayIndexNullFallsBackToPayload: a bare index key whose index value
+// is null reads the payload's top-level value when the payload has the key
+// (even a null or an empty string the index ignored), else the index's null.
+func TestReplayIndexNullFallsBackToPayload(t *testing.T) {
+	s := newSvc(t, 100, 100)
+	write(t, s,
+		item("messages", "a", `{"type":""}`),           // 1: index type null, payload ""
+		item("messages", "a", `{"type":null}`),         // 2: payload null
+		item("messages", "a", `{}`),                    // 3: no key
+		item("messages", "a", `{"type":"t"}`),          // 4
+		item("messages", "a", `{"message_type":"m"}`),  // 5: index type "m"
+		item("messages", "a", `{"type":5,"kind":[1]}`), // 6: non-string: index null, payload 5
+	)
+	all := `{"op":"topic","params":{"topic":"*"}}`
+	for plan, want := range map[string]string{
+		`{"op":"where_eq","params":{"field":"type","value":null},"input":` + all + `}`:    "[2 3]",
+		`{"op":"where_eq","params":{"field":"type","value":""},"input":` + all + `}`:      "[1]",
+		`{"op":"where_eq","params":{"field":"type","value":5},"input":` + all + `}`:       "[6]",
+		`{"op":"where_eq","params":{"field":"type","value":"m"},"input":` + all + `}`:     "[5]",
+		`{"op":"where_contains","params":{"field":"kind","value":1},"input":` + all + `}`: "[6]",
+	} {
+		if got, err := runReplay(t, s, plan, 0); err != nil || got != want {
+			t.Errorf("%s: %s (%v), want %s", plan, got, err, want)
+		}
 	}
 }

@@ -1,8 +1,9 @@
 // Package store is the in-memory topic store: named stores, each with its
-// own seq counter and topics, each topic a ring of its newest events. One
-// RWMutex guards everything: a write batch (possibly spanning stores) applies
-// atomically and in order; reads copy event pointers under the read lock and
-// render JSON after releasing it, so they do not stall writers for long.
+// own seq counter and topics, each topic a ring of its newest events (see
+// Topic) and each store a log of its events in seq order. One RWMutex
+// guards everything: a write batch (possibly spanning stores) applies
+// atomically and in order; reads copy event views under the read lock and
+// render them after releasing it, so they do not stall writers for long.
 package store
 
 import (
@@ -14,6 +15,7 @@ import (
 	"sort"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/messageplane/mp/services/store/internal/event"
 )
@@ -52,23 +54,31 @@ type Service struct {
 
 // Store is one named store.
 type Store struct {
-	name    string
-	seq     uint64 // highest seq assigned
-	topics  map[string]*Topic
-	log     []*event.Event // every retained event in seq order, plus removed ones not yet compacted
-	removed int            // removed events still in log
-	notify  chan struct{}  // closed and replaced whenever events are added
+	name   string
+	seq    uint64 // highest seq assigned
+	topics map[string]*Topic
+	byID   map[uint32]*Topic
+	nextID uint32
+	log    []logEntry    // every retained event in seq order, plus removed ones not yet compacted
+	dead   int           // removed events still in log
+	notify chan struct{} // closed and replaced whenever events are added
+
+	retained      int    // events held by the store's topics
+	retainedBytes int    // their memory: bytes, record and log entry
+	evicted       uint64 // events pushed out by MP_TOPIC_MAXLEN
 }
 
-// Topic is one topic's retained events and counters.
-type Topic struct {
-	name       string
-	ring       ring
-	countTotal uint64
-	createdAt  float64
-	lastTS     float64
-	lastSeq    uint64
+// logEntry places one event in its store's seq order: its topic and its
+// number there (the low 32 bits: a topic never holds 2**32 events, and the
+// seq check in resolve catches an entry older than that).
+type logEntry struct {
+	seq   uint64
+	topic uint32
+	pos   uint32
 }
+
+// perEvent is what an event costs the store beside its bytes.
+const perEvent = recordSize + int(unsafe.Sizeof(logEntry{}))
 
 // New builds an empty service with a fresh epoch.
 func New(cfg Config) (*Service, error) {
@@ -91,7 +101,7 @@ func New(cfg Config) (*Service, error) {
 		if _, dup := s.stores[n]; dup {
 			return nil, fmt.Errorf("store %q listed twice", n)
 		}
-		s.stores[n] = &Store{name: n, topics: map[string]*Topic{}, notify: make(chan struct{})}
+		s.stores[n] = &Store{name: n, topics: map[string]*Topic{}, byID: map[uint32]*Topic{}, notify: make(chan struct{})}
 		s.names = append(s.names, n)
 	}
 	sort.Strings(s.names)
@@ -109,9 +119,12 @@ func (s *Service) Config() Config { return s.cfg }
 
 // Head is one store's position.
 type Head struct {
-	Name       string
-	HeadSeq    uint64
-	TopicCount int
+	Name          string
+	HeadSeq       uint64
+	TopicCount    int
+	Retained      int    // events retained
+	RetainedBytes int    // their approximate memory
+	Evicted       uint64 // events evicted by the per-topic limit since start
 }
 
 // Heads returns every store's head seq and topic count, sorted by name.
@@ -121,7 +134,7 @@ func (s *Service) Heads() []Head {
 	out := make([]Head, 0, len(s.names))
 	for _, n := range s.names {
 		st := s.stores[n]
-		out = append(out, Head{Name: n, HeadSeq: st.seq, TopicCount: len(st.topics)})
+		out = append(out, Head{Name: n, HeadSeq: st.seq, TopicCount: len(st.topics), Retained: st.retained, RetainedBytes: st.retainedBytes, Evicted: st.evicted})
 	}
 	return out
 }
@@ -153,7 +166,7 @@ func (s *Service) ListTopics(store string) ([]TopicInfo, error) {
 	s.mu.RLock()
 	out := make([]TopicInfo, 0, len(st.topics))
 	for _, t := range st.topics {
-		out = append(out, TopicInfo{Topic: t.name, Count: t.ring.len(), CountTotal: t.countTotal, CreatedAt: t.createdAt, LastTS: t.lastTS, LastSeq: t.lastSeq})
+		out = append(out, TopicInfo{Topic: t.name, Count: t.len(), CountTotal: t.countTotal, CreatedAt: t.createdAt, LastTS: t.lastTS, LastSeq: t.lastSeq})
 	}
 	s.mu.RUnlock()
 	slices.SortFunc(out, func(a, b TopicInfo) int {
@@ -173,51 +186,71 @@ func (s *Service) ListTopics(store string) ([]TopicInfo, error) {
 
 // newTopic creates a topic; the caller checks the topic limit.
 func (st *Store) newTopic(name string, now float64) *Topic {
-	t := &Topic{name: name, createdAt: now}
+	st.nextID++
+	t := &Topic{name: name, id: st.nextID, createdAt: now}
 	st.topics[name] = t
+	st.byID[t.id] = t
 	return t
 }
 
-// add stores one accepted event, evicting the topic's oldest when full.
-func (st *Store) add(t *Topic, d *event.Draft, now float64, maxLen int) *event.Event {
+// add stores one accepted event, evicting the topic's oldest when full, and
+// returns a view of it.
+func (st *Store) add(t *Topic, d *event.Draft, now float64, maxLen int) event.Event {
 	st.seq++
-	ev := d.Accept(st.seq, now, t.name)
-	if old := t.ring.push(ev, maxLen); old != nil {
-		st.remove(old)
+	evicted, abs := t.push(d.Fields(st.seq, now), d, maxLen)
+	if evicted.size > 0 {
+		st.dead++
+		st.retained--
+		st.retainedBytes -= int(evicted.size) + perEvent
+		st.evicted++
 	}
-	st.log = append(st.log, ev)
+	st.log = append(st.log, logEntry{seq: st.seq, topic: t.id, pos: uint32(abs)})
+	st.retained++
+	st.retainedBytes += d.Size() + perEvent
 	t.countTotal++
 	t.lastTS = now
-	t.lastSeq = ev.Seq
-	return ev
+	t.lastSeq = st.seq
+	return t.view(t.len() - 1)
 }
 
 // dropTopic removes a topic and all its events.
 func (st *Store) dropTopic(t *Topic) {
-	t.ring.each(func(ev *event.Event) { st.remove(ev) })
+	st.dead += t.len()
+	st.retained -= t.len()
+	st.retainedBytes -= t.bytes + t.len()*perEvent
 	delete(st.topics, t.name)
+	delete(st.byID, t.id)
 }
 
-func (st *Store) remove(ev *event.Event) {
-	ev.Removed = true
-	st.removed++
+// resolve finds the topic and position of a log entry's event, if it is
+// still retained.
+func (st *Store) resolve(e logEntry) (*Topic, int, bool) {
+	t := st.byID[e.topic]
+	if t == nil {
+		return nil, 0, false
+	}
+	abs := t.nextAbs - uint64(uint32(t.nextAbs)-e.pos)
+	i, ok := t.find(abs, e.seq)
+	return t, i, ok
 }
 
 // compact drops removed events from the seq log once they are the majority,
 // which keeps the log within twice the retained events at O(1) amortized.
 func (st *Store) compact() {
-	if st.removed < 1024 || st.removed*2 < len(st.log) {
+	if st.dead < 1024 || st.dead*2 < len(st.log) {
 		return
 	}
 	kept := st.log[:0]
-	for _, ev := range st.log {
-		if !ev.Removed {
-			kept = append(kept, ev)
+	for _, e := range st.log {
+		if _, _, ok := st.resolve(e); ok {
+			kept = append(kept, e)
 		}
 	}
-	clear(st.log[len(kept):])
 	st.log = kept
-	st.removed = 0
+	st.dead = 0
+	if cap(st.log) > 4*len(st.log)+1024 {
+		st.log = append([]logEntry(nil), st.log...)
+	}
 }
 
 // wake tells watchers that events were added.
@@ -228,5 +261,24 @@ func (st *Store) wake() {
 
 // logAfter returns the position in the log of the first event with seq > after.
 func (st *Store) logAfter(after uint64) int {
-	return sort.Search(len(st.log), func(i int) bool { return st.log[i].Seq > after })
+	return sort.Search(len(st.log), func(i int) bool { return st.log[i].seq > after })
+}
+
+// scan calls fn with each retained event from log position i on, in seq
+// order, until fn returns false.
+func (st *Store) scan(i int, fn func(event.Event) bool) {
+	for ; i < len(st.log); i++ {
+		if t, k, ok := st.resolve(st.log[i]); ok && !fn(t.view(k)) {
+			return
+		}
+	}
+}
+
+// scanBack is scan from the newest event backwards.
+func (st *Store) scanBack(fn func(event.Event) bool) {
+	for i := len(st.log) - 1; i >= 0; i-- {
+		if t, k, ok := st.resolve(st.log[i]); ok && !fn(t.view(k)) {
+			return
+		}
+	}
 }

@@ -434,3 +434,45 @@ func TestRenderKeepNewest(t *testing.T) {
 		}
 	}
 }
+
+func TestRetentionCounters(t *testing.T) {
+	s := newSvc(t, 100, 2)
+	for i := 0; i < 5; i++ {
+		write(t, s, item("messages", "a", `{"k":1}`))
+	}
+	write(t, s, item("messages", "b", `{}`), item("messages", "b", `{}`))
+	h := s.Heads()[1]
+	if h.Retained != 4 || h.Evicted != 3 || h.RetainedBytes <= 0 {
+		t.Fatalf("after writes: %+v", h)
+	}
+	write(t, s, replace("messages", "a")) // removes the topic: not an eviction
+	h = s.Heads()[1]
+	if h.Retained != 2 || h.Evicted != 3 {
+		t.Fatalf("after replace: %+v", h)
+	}
+	write(t, s, replace("messages", "b"))
+	if h = s.Heads()[1]; h.Retained != 0 || h.RetainedBytes != 0 {
+		t.Fatalf("empty store still accounts memory: %+v", h)
+	}
+}
+
+func TestExpiredItemsSkipped(t *testing.T) {
+	s := newSvc(t, 100, 100)
+	past := time.Now().Add(-time.Millisecond).UnixNano()
+	future := time.Now().Add(time.Hour).UnixNano()
+	op := func(deadline int64) *mpv1.WriteOp {
+		return &mpv1.WriteOp{Op: &mpv1.WriteOp_Item{Item: &mpv1.Item{Store: "messages", Topic: "a", Payload: []byte(`{}`), Deadline: deadline}}}
+	}
+	resp := write(t, s, op(future), op(past), op(0), op(past))
+	got := []mpv1.Reject{}
+	for _, r := range resp.Results {
+		got = append(got, r.Reject)
+	}
+	want := []mpv1.Reject{mpv1.Reject_REJECT_NONE, mpv1.Reject_REJECT_EXPIRED, mpv1.Reject_REJECT_NONE, mpv1.Reject_REJECT_EXPIRED}
+	if !slices.Equal(got, want) || resp.Results[0].Seq != 1 || resp.Results[2].Seq != 2 {
+		t.Fatalf("results %v, want %v with seqs 1 and 2", resp.Results, want)
+	}
+	if h := s.Heads()[1]; h.HeadSeq != 2 || h.Retained != 2 {
+		t.Fatalf("expired items were stored: %+v", h)
+	}
+}

@@ -7,8 +7,14 @@ import (
 	"github.com/messageplane/mp/services/store/internal/event"
 )
 
-// WatchBatchMax is the most events one Watch message carries.
-const WatchBatchMax = 1024
+// A Watch message carries at most WatchBatchMax events and, past its first
+// event, at most WatchBatchBytes of them: a follower that fell behind by
+// gigabytes catches up in messages every link can carry (one event at the
+// payload limit always fits).
+const (
+	WatchBatchMax   = 1024
+	WatchBatchBytes = 4 << 20
+)
 
 // WatchBatch is one message of a Watch stream.
 type WatchBatch struct {
@@ -52,42 +58,50 @@ func (s *Service) Watch(ctx context.Context, store string, after uint64, epoch s
 
 	first := true
 	var (
-		evs  []*event.Event
+		evs  []event.Event
 		b    WatchBatch
 		buf  []byte
 		ends []int
 	)
+	r := event.Renderer{Store: st.name}
 	for {
 		s.mu.RLock()
 		evs = evs[:0]
-		for i := st.logAfter(after); i < len(st.log) && len(evs) < WatchBatchMax; i++ {
-			if !st.log[i].Removed {
-				evs = append(evs, st.log[i])
+		size := 0
+		st.scan(st.logAfter(after), func(ev event.Event) bool {
+			n := r.JSONSize(&ev)
+			if len(evs) > 0 && size+n > WatchBatchBytes {
+				return false
 			}
-		}
+			evs = append(evs, ev)
+			size += n
+			return len(evs) < WatchBatchMax
+		})
+		full := len(evs) == WatchBatchMax || size >= WatchBatchBytes/2
 		head, wait := st.seq, st.notify
 		s.mu.RUnlock()
 
 		if len(evs) > 0 || first {
 			b = WatchBatch{Epoch: s.epoch, Reset: reset && first, HeadSeq: head, Events: b.Events[:0]}
-			buf = slices.Grow(buf[:0], renderedSize(evs, st.name, false, 0))
+			buf = slices.Grow(buf[:0], size)
 			ends = ends[:0]
-			for _, ev := range evs {
+			for i := range evs {
+				ev := &evs[i]
 				b.Skipped += ev.Seq - after - 1
 				after = ev.Seq
-				buf = ev.AppendJSON(buf, st.name, false)
+				buf = r.AppendJSON(buf, ev)
 				ends = append(ends, len(buf))
 			}
 			start := 0
-			for i, ev := range evs {
-				b.Events = append(b.Events, WatchEvent{Seq: ev.Seq, Topic: ev.Topic, JSON: buf[start:ends[i]:ends[i]]})
+			for i := range evs {
+				b.Events = append(b.Events, WatchEvent{Seq: evs[i].Seq, Topic: evs[i].Topic, JSON: buf[start:ends[i]:ends[i]]})
 				start = ends[i]
 			}
 			if err := send(&b); err != nil {
 				return err
 			}
 			first = false
-			if len(evs) == WatchBatchMax {
+			if full {
 				continue
 			}
 		}

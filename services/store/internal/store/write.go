@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
@@ -22,20 +23,25 @@ type dedupEntry struct {
 type prepared struct {
 	store, topic string
 	replace      bool
+	deadline     int64          // Unix ns; 0: none (items only)
+	encoding     mpv1.Encoding  // of the returned event (items only)
 	drafts       []*event.Draft // nil entry: the payload is not a JSON object
 }
 
 // Write applies a batch of appends and replaces in order, atomically, and
 // answers one result per item. A batch repeating the producer's previous
 // (producer_id, batch) is answered from the first application. Work whose
-// deadline has passed is refused before anything is applied.
+// deadline has passed is refused before anything is applied; an item whose
+// own deadline has passed is skipped (REJECT_EXPIRED). The returned events
+// are rendered after the lock is released.
 func (s *Service) Write(ctx context.Context, req *mpv1.WriteRequest) (*mpv1.WriteResponse, error) {
 	ops := make([]prepared, len(req.GetOps()))
 	items := 0
 	for i, op := range req.GetOps() {
 		switch x := op.GetOp().(type) {
 		case *mpv1.WriteOp_Item:
-			ops[i] = prepared{store: x.Item.GetStore(), topic: x.Item.GetTopic(), drafts: []*event.Draft{draft(x.Item.GetPayload())}}
+			ops[i] = prepared{store: x.Item.GetStore(), topic: x.Item.GetTopic(), deadline: x.Item.GetDeadline(),
+				encoding: x.Item.GetEncoding(), drafts: []*event.Draft{draft(x.Item.GetPayload())}}
 			items++
 		case *mpv1.WriteOp_Replace:
 			p := prepared{store: x.Replace.GetStore(), topic: x.Replace.GetTopic(), replace: true}
@@ -49,23 +55,69 @@ func (s *Service) Write(ctx context.Context, req *mpv1.WriteRequest) (*mpv1.Writ
 		}
 	}
 
+	resp, stored, err := s.apply(ctx, req, ops, items)
+	renderStored(stored)
+	return resp, err
+}
+
+// renderStored renders the events a write returns into their results.
+func renderStored(stored []storedEvent) {
+	for _, st := range stored {
+		r := event.Renderer{Store: st.store}
+		if st.encoding == mpv1.Encoding_ENCODING_MSGPACK {
+			st.result.Event = r.AppendMsgpack(make([]byte, 0, r.JSONSize(&st.ev)), &st.ev)
+		} else {
+			st.result.Event = r.AppendJSON(make([]byte, 0, r.JSONSize(&st.ev)), &st.ev)
+		}
+	}
+}
+
+// storedEvent is an event a write returns, rendered after the lock.
+type storedEvent struct {
+	result   *mpv1.WriteResult
+	store    string
+	ev       event.Event
+	encoding mpv1.Encoding
+}
+
+func (s *Service) apply(ctx context.Context, req *mpv1.WriteRequest, ops []prepared, items int) (*mpv1.WriteResponse, []storedEvent, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	producer := req.GetProducerId()
 	if producer != "" {
 		if d := s.dedup[producer]; d != nil && d.batch == req.GetBatch() {
-			return &mpv1.WriteResponse{Results: d.resp.Results, Epoch: d.resp.Epoch, Duplicate: true}, nil
+			return &mpv1.WriteResponse{Results: d.resp.Results, Epoch: d.resp.Epoch, Duplicate: true}, nil, nil
 		}
 	}
 
 	now := s.cfg.Now()
+	wall := time.Now().UnixNano()
 	resp := &mpv1.WriteResponse{Epoch: s.epoch, Results: make([]*mpv1.WriteResult, 0, items)}
+	var stored []storedEvent
 	touched := map[*Store]bool{}
 	for i := range ops {
-		resp.Results = s.apply(&ops[i], now, req.GetReturnEvents(), resp.Results, touched)
+		op := &ops[i]
+		if op.deadline != 0 && wall > op.deadline {
+			// Its caller has stopped waiting and will hear UNAVAILABLE:
+			// storing it anyway would make that answer a lie.
+			resp.Results = append(resp.Results, &mpv1.WriteResult{Reject: mpv1.Reject_REJECT_EXPIRED})
+			continue
+		}
+		first := len(resp.Results)
+		var evs []event.Event
+		resp.Results, evs = s.applyOp(op, now, resp.Results, touched)
+		if req.GetReturnEvents() {
+			k := 0
+			for j := first; j < len(resp.Results); j++ {
+				if resp.Results[j].Reject == mpv1.Reject_REJECT_NONE {
+					stored = append(stored, storedEvent{result: resp.Results[j], store: op.store, ev: evs[k], encoding: op.encoding})
+					k++
+				}
+			}
+		}
 	}
 	for st := range touched {
 		st.compact()
@@ -79,9 +131,13 @@ func (s *Service) Write(ctx context.Context, req *mpv1.WriteRequest) (*mpv1.Writ
 				break
 			}
 		}
+		// A retry may read this answer as soon as the lock is released:
+		// it must be whole by then.
+		renderStored(stored)
+		stored = nil
 		s.dedup[producer] = &dedupEntry{batch: req.GetBatch(), resp: resp}
 	}
-	return resp, nil
+	return resp, stored, nil
 }
 
 func draft(payload []byte) *event.Draft {
@@ -92,8 +148,9 @@ func draft(payload []byte) *event.Draft {
 	return d
 }
 
-// apply runs one op under the write lock and appends its results.
-func (s *Service) apply(op *prepared, now float64, withEvents bool, out []*mpv1.WriteResult, touched map[*Store]bool) []*mpv1.WriteResult {
+// applyOp runs one op under the write lock, appends its results and
+// returns the events it stored.
+func (s *Service) applyOp(op *prepared, now float64, out []*mpv1.WriteResult, touched map[*Store]bool) ([]*mpv1.WriteResult, []event.Event) {
 	rejectAll := func(r mpv1.Reject) []*mpv1.WriteResult {
 		for _, d := range op.drafts {
 			if d == nil {
@@ -106,10 +163,10 @@ func (s *Service) apply(op *prepared, now float64, withEvents bool, out []*mpv1.
 	}
 	st, ok := s.stores[op.store]
 	if !ok {
-		return rejectAll(mpv1.Reject_REJECT_INVALID_STORE)
+		return rejectAll(mpv1.Reject_REJECT_INVALID_STORE), nil
 	}
 	if r := CheckTopic(op.topic); r != mpv1.Reject_REJECT_NONE {
-		return rejectAll(r)
+		return rejectAll(r), nil
 	}
 	t := st.topics[op.topic]
 	valid := 0
@@ -120,7 +177,7 @@ func (s *Service) apply(op *prepared, now float64, withEvents bool, out []*mpv1.
 	}
 	if op.replace {
 		if t == nil && valid > 0 && len(st.topics) >= s.cfg.TopicMax {
-			return rejectAll(mpv1.Reject_REJECT_TOO_MANY_TOPICS)
+			return rejectAll(mpv1.Reject_REJECT_TOO_MANY_TOPICS), nil
 		}
 		if t != nil {
 			st.dropTopic(t)
@@ -128,8 +185,9 @@ func (s *Service) apply(op *prepared, now float64, withEvents bool, out []*mpv1.
 		}
 		touched[st] = true
 	} else if t == nil && valid > 0 && len(st.topics) >= s.cfg.TopicMax {
-		return rejectAll(mpv1.Reject_REJECT_TOO_MANY_TOPICS)
+		return rejectAll(mpv1.Reject_REJECT_TOO_MANY_TOPICS), nil
 	}
+	evs := make([]event.Event, 0, valid)
 	for _, d := range op.drafts {
 		if d == nil {
 			out = append(out, &mpv1.WriteResult{Reject: mpv1.Reject_REJECT_BAD_PAYLOAD})
@@ -139,14 +197,11 @@ func (s *Service) apply(op *prepared, now float64, withEvents bool, out []*mpv1.
 			t = st.newTopic(op.topic, now)
 		}
 		ev := st.add(t, d, now, s.cfg.TopicMaxLen)
-		r := &mpv1.WriteResult{Seq: ev.Seq}
-		if withEvents {
-			r.Event = ev.AppendJSON(nil, st.name, false)
-		}
-		out = append(out, r)
+		out = append(out, &mpv1.WriteResult{Seq: ev.Seq})
+		evs = append(evs, ev)
 		touched[st] = true
 	}
-	return out
+	return out, evs
 }
 
 // CheckTopic applies the store's own topic rules (the name length limit is

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -35,6 +35,15 @@ func newMetrics(reg *prometheus.Registry, svc *store.Service) *metrics {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "mp_store_topics", Help: "Topics in the store.", ConstLabels: prometheus.Labels{"store": name},
 		}, headOf(svc, name, func(h store.Head) float64 { return float64(h.TopicCount) })))
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "mp_store_retained_events", Help: "Events retained in the store.", ConstLabels: prometheus.Labels{"store": name},
+		}, headOf(svc, name, func(h store.Head) float64 { return float64(h.Retained) })))
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "mp_store_retained_bytes", Help: "Approximate memory of the events retained in the store.", ConstLabels: prometheus.Labels{"store": name},
+		}, headOf(svc, name, func(h store.Head) float64 { return float64(h.RetainedBytes) })))
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "mp_store_evicted_events_total", Help: "Events evicted because their topic held MP_TOPIC_MAXLEN newer ones.", ConstLabels: prometheus.Labels{"store": name},
+		}, headOf(svc, name, func(h store.Head) float64 { return float64(h.Evicted) })))
 	}
 	return m
 }

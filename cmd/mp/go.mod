@@ -1,0 +1,42 @@
+module github.com/messageplane/mp/cmd/mp
+
+go 1.26.0
+
+replace (
+	github.com/messageplane/mp => ../..
+	github.com/messageplane/mp/client => ../../client
+	github.com/messageplane/mp/proto => ../../proto
+	github.com/messageplane/mp/services/ingest => ../../services/ingest
+	github.com/messageplane/mp/services/pub => ../../services/pub
+	github.com/messageplane/mp/services/rpc => ../../services/rpc
+	github.com/messageplane/mp/services/store => ../../services/store
+)
+
+require (
+	github.com/messageplane/mp v0.0.0-00010101000000-000000000000
+	github.com/messageplane/mp/services/ingest v0.0.0-00010101000000-000000000000
+	github.com/messageplane/mp/services/pub v0.0.0-00010101000000-000000000000
+	github.com/messageplane/mp/services/rpc v0.0.0-00010101000000-000000000000
+	github.com/messageplane/mp/services/store v0.0.0-00010101000000-000000000000
+)
+
+require (
+	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/kelseyhightower/envconfig v1.4.0 // indirect
+	github.com/messageplane/mp/proto v0.0.0-00010101000000-000000000000 // indirect
+	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
+	github.com/pebbe/zmq4 v1.4.0 // indirect
+	github.com/prometheus/client_golang v1.25.0 // indirect
+	github.com/prometheus/client_model v0.6.3 // indirect
+	github.com/prometheus/common v0.72.0 // indirect
+	github.com/prometheus/procfs v0.22.0 // indirect
+	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
+	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
+	google.golang.org/grpc v1.85.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
+)
