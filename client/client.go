@@ -122,26 +122,16 @@ func (c *Client) Encoding() Encoding { return c.opts.Encoding }
 // own creates, uses and closes the DEALER, the only goroutine to touch it.
 func (c *Client) own(n uint64, ready chan<- error) {
 	defer close(c.done)
-	zctx, err := zmq.NewContext()
-	if err != nil {
-		ready <- fmt.Errorf("zmq context: %w", err)
-		return
-	}
-	zctx.SetRetryAfterEINTR(true)
-	defer zctx.Term()
-	sock, err := newSocket(zctx, zmq.DEALER, func(s *zmq.Socket) error {
+	o, err := open(zmq.DEALER, c.endpoint, func(s *zmq.Socket) error {
 		return errors.Join(s.SetSndhwm(c.opts.SendHWM), s.SetRcvhwm(c.opts.SendHWM))
 	})
 	if err != nil {
 		ready <- err
 		return
 	}
-	defer sock.Close()
-	if err := sock.Connect(c.endpoint); err != nil {
-		ready <- fmt.Errorf("connect %s: %w", c.endpoint, err)
-		return
-	}
-	bell, err := newBell(zctx, n, c.wake)
+	defer o.close()
+	sock := o.sock
+	bell, err := newBell(o.ctx, n, c.wake)
 	if err != nil {
 		ready <- err
 		return
@@ -185,6 +175,42 @@ func (c *Client) sendQueued(sock *zmq.Socket) {
 			return
 		}
 	}
+}
+
+// owned is a ZMQ context with its one socket, both owned by one goroutine.
+type owned struct {
+	ctx  *zmq.Context
+	sock *zmq.Socket
+}
+
+// open makes a ZMQ context (EINTR retried: Go signals threads) and one
+// socket of type t with a bounded linger plus the caller's options,
+// connected to endpoint.
+func open(t zmq.Type, endpoint string, set func(*zmq.Socket) error) (*owned, error) {
+	zctx, err := zmq.NewContext()
+	if err != nil {
+		return nil, fmt.Errorf("zmq context: %w", err)
+	}
+	zctx.SetRetryAfterEINTR(true)
+	sock, err := newSocket(zctx, t, set)
+	if err == nil {
+		if err = sock.Connect(endpoint); err != nil {
+			sock.Close()
+			err = fmt.Errorf("connect %s: %w", endpoint, err)
+		}
+	}
+	if err != nil {
+		zctx.Term()
+		return nil, err
+	}
+	return &owned{zctx, sock}, nil
+}
+
+// close closes the socket, then terminates the context (which waits for
+// sockets to close: the bounded linger keeps that short).
+func (o *owned) close() {
+	o.sock.Close()
+	o.ctx.Term()
 }
 
 // newSocket creates a socket with a bounded linger plus the caller's options.

@@ -105,27 +105,16 @@ func NewPusher(endpoint string, opts PusherOptions) (*Pusher, error) {
 // is not up, so a missing ingest edge surfaces as ErrNotSent.
 func (p *Pusher) own(ready chan<- error) {
 	defer close(p.done)
-	zctx, err := zmq.NewContext()
-	if err != nil {
-		ready <- fmt.Errorf("zmq context: %w", err)
-		return
-	}
-	zctx.SetRetryAfterEINTR(true)
-	defer zctx.Term()
-	sock, err := newSocket(zctx, zmq.PUSH, func(s *zmq.Socket) error {
+	o, err := open(zmq.PUSH, p.endpoint, func(s *zmq.Socket) error {
 		return errors.Join(s.SetImmediate(true), s.SetSndtimeo(p.opts.SendTimeout),
 			s.SetSndhwm(p.opts.SendHWM), s.SetLinger(p.opts.SendTimeout))
 	})
+	ready <- err
 	if err != nil {
-		ready <- err
 		return
 	}
-	defer sock.Close()
-	if err := sock.Connect(p.endpoint); err != nil {
-		ready <- fmt.Errorf("connect %s: %w", p.endpoint, err)
-		return
-	}
-	ready <- nil
+	defer o.close()
+	sock := o.sock
 	tick := time.NewTicker(p.opts.MaxDelay / 2)
 	defer tick.Stop()
 	send := func(m push) {

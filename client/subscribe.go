@@ -153,30 +153,19 @@ func (c *Client) Subscribe(ctx context.Context, pubEndpoint string, opts Subscri
 // a slow consumer costs catch-up reads, never unbounded memory.
 func (s *Subscription) own(filters []string, ready chan<- error) {
 	defer close(s.done)
-	zctx, err := zmq.NewContext()
-	if err != nil {
-		ready <- fmt.Errorf("zmq context: %w", err)
-		return
-	}
-	zctx.SetRetryAfterEINTR(true)
-	defer zctx.Term()
-	sock, err := newSocket(zctx, zmq.SUB, func(sk *zmq.Socket) error {
+	o, err := open(zmq.SUB, s.endpoint, func(sk *zmq.Socket) error {
 		errs := []error{sk.SetRcvhwm(s.opts.RcvHWM)}
 		for _, f := range filters {
 			errs = append(errs, sk.SetSubscribe(f))
 		}
 		return errors.Join(errs...)
 	})
+	ready <- err
 	if err != nil {
-		ready <- err
 		return
 	}
-	defer sock.Close()
-	if err := sock.Connect(s.endpoint); err != nil {
-		ready <- fmt.Errorf("connect %s: %w", s.endpoint, err)
-		return
-	}
-	ready <- nil
+	defer o.close()
+	sock := o.sock
 	poller := zmq.NewPoller()
 	poller.Add(sock, zmq.POLLIN)
 	for {

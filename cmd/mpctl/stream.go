@@ -139,6 +139,9 @@ func runPush(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if f, ok := e.stdin.(*os.File); ok && isTerminal(f) {
+		fmt.Fprintln(e.stderr, "reading newline-delimited JSON from the terminal (Ctrl-D ends)")
+	}
 	var snapshot []any
 	sc := bufio.NewScanner(e.stdin)
 	sc.Buffer(make([]byte, 64<<10), maxLine)

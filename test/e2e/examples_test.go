@@ -13,7 +13,7 @@ import (
 // plugin author would against `make run`, here against services on free
 // ports given through the MP_*_ENDPOINT variables.
 func TestExamplePlugins(t *testing.T) {
-	c := startCluster(t)
+	c := startAll(t)
 	env := ctlEnv("MP_RPC_ENDPOINT="+c.RPC, "MP_PUB_ENDPOINT="+c.PUB, "MP_INGEST_ENDPOINT="+c.Ingest)
 	root, err := filepath.Abs("../..")
 	if err != nil {

@@ -111,18 +111,9 @@ func payloads(evs []client.Event) string {
 	return strings.Join(s, " ")
 }
 
-func startCluster(t testing.TB) *testenv.Cluster {
-	c := testenv.NewCluster(t, nil)
-	c.StartStore(nil)
-	c.StartRPC(nil)
-	c.StartPub(nil)
-	c.StartIngest(nil)
-	return c
-}
-
 // TestMpctl runs every verb against the real services.
 func TestMpctl(t *testing.T) {
-	c := startCluster(t)
+	c := startAll(t)
 	hostPort := strings.TrimPrefix(c.RPC, "tcp://")
 	// Endpoints from the variables, host:port without tcp:// for RPC.
 	env := ctlEnv("MP_RPC_ENDPOINT="+hostPort, "MP_PUB_ENDPOINT="+c.PUB, "MP_INGEST_ENDPOINT="+c.Ingest)
@@ -389,7 +380,7 @@ func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 // without a gap, and reports a store restart (a new epoch).
 func TestMpctlTailAcrossRestarts(t *testing.T) {
 	testenv.SplitOnly(t)
-	c := startCluster(t)
+	c := startAll(t)
 	rpc, err := client.Dial(c.RPC, client.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
