@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/messageplane/mp/client"
@@ -297,5 +298,33 @@ func ExamplePusher() {
 func waitFor(cond func() bool) {
 	for deadline := time.Now().Add(5 * time.Second); !cond() && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Close ends a Next that is waiting in another goroutine.
+func TestSubscriptionCloseEndsNext(t *testing.T) {
+	c, err := client.Dial(client.RPCEndpoint(), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sub, err := c.Subscribe(context.Background(), client.PubEndpoint(), client.SubscribeOptions{Prefix: "runs.nothing."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := sub.Next(context.Background())
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	sub.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, client.ErrClosed) {
+			t.Errorf("Next after Close: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Next still waiting after Close")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
@@ -64,7 +65,8 @@ func (g Gap) String() string { return fmt.Sprintf("%s seq %d..%d", g.Store, g.Fr
 // topics of a matched store are received too (seqs are per store, so only
 // the whole store's stream shows a gap) and filtered here.
 //
-// Next and Close may be called from any goroutine, one call at a time.
+// Next is for one goroutine at a time; Close may be called from any
+// goroutine, also to end a Next that is waiting (it returns ErrClosed).
 type Subscription struct {
 	c        *Client
 	opts     SubscribeOptions
@@ -77,7 +79,7 @@ type Subscription struct {
 	ready    []Event
 	held     *Event // a live event waiting for its gap to be filled
 	lastRecv time.Time
-	closed   bool
+	closed   atomic.Bool
 }
 
 // position is how far a store's stream has been delivered.
@@ -196,7 +198,7 @@ func (s *Subscription) own(filters []string, ready chan<- error) {
 // the subscription stays usable: the next call retries.
 func (s *Subscription) Next(ctx context.Context) (Event, error) {
 	for {
-		if s.closed {
+		if s.closed.Load() {
 			return Event{}, ErrClosed
 		}
 		if err := s.settle(ctx); err != nil {
@@ -359,10 +361,9 @@ func (s *Subscription) Position(store string) (epoch string, seq int64) {
 
 // Close stops the subscription (not its Client).
 func (s *Subscription) Close() error {
-	if s.closed {
+	if s.closed.Swap(true) {
 		return nil
 	}
-	s.closed = true
 	close(s.stop)
 	<-s.done
 	return nil

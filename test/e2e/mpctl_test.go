@@ -431,3 +431,23 @@ func TestMpctlTailAcrossRestarts(t *testing.T) {
 		t.Errorf("tail after SIGINT: %v", err)
 	}
 }
+
+// TestMpctlSubReportsEvicted: seqs the store no longer holds (a topic
+// keeps its newest MP_TOPIC_MAXLEN events) are reported, not waited for.
+func TestMpctlSubReportsEvicted(t *testing.T) {
+	c := testenv.NewCluster(t, map[string]string{"MP_TOPIC_MAXLEN": "2"})
+	c.StartStore(nil)
+	c.StartRPC(nil)
+	c.StartPub(nil)
+	env := ctlEnv("MP_RPC_ENDPOINT="+c.RPC, "MP_PUB_ENDPOINT="+c.PUB)
+	for i := 1; i <= 5; i++ {
+		ok(t, env, "", "pub", "--store", "runs", "ctl.evict", fmt.Sprintf(`{"n": %d}`, i))
+	}
+	r := ok(t, env, "", "sub", "--since", "0", "-n", "2", "runs.")
+	if got := payloads(events(t, r.out)); got != `{"n":4} {"n":5}` {
+		t.Errorf("sub --since 0: %s", got)
+	}
+	if !strings.Contains(r.err, "runs seq 1..3 no longer stored") {
+		t.Errorf("no gap reported: %q", r.err)
+	}
+}
