@@ -1,5 +1,7 @@
 # One Dockerfile, one target per service:
-#   docker build --target store|rpc|ingest|pub|lb -t messageplane/mp-<target> .
+#   docker build --build-arg VERSION=... --target store|rpc|ingest|pub|lb|tools -t messageplane/mp-<target>:<tag> .
+# (make images does this with the tag in the file VERSION and the binaries'
+# version from git describe; .git is not part of the build context.)
 # Base images are build arguments; deploy/local-base-images.sh builds local
 # stand-ins from Debian's packages where no registry can be reached.
 ARG BUILD_IMAGE=golang:1.26-bookworm
@@ -23,14 +25,19 @@ COPY services/pub/go.mod services/pub/go.sum services/pub/
 COPY cmd/mp/go.mod cmd/mp/go.sum cmd/mp/
 RUN go mod download
 COPY . .
+# What every binary reports (-version, mp_build_info).
+ARG VERSION=dev
 RUN mkdir /out && \
-    for s in store rpc ingest pub; do go build -trimpath -ldflags="-s -w" -o /out/mp-$s ./services/$s || exit 1; done && \
-    go build -trimpath -ldflags="-s -w" -o /out/ ./cmd/mpctl ./cmd/mplb ./cmd/mpbench
+    ldflags="-s -w -X github.com/messageplane/mp/internal/buildinfo.Version=${VERSION}" && \
+    for s in store rpc ingest pub; do go build -trimpath -ldflags="$ldflags" -o /out/mp-$s ./services/$s || exit 1; done && \
+    go build -trimpath -ldflags="$ldflags" -o /out/ ./cmd/mpctl ./cmd/mplb ./cmd/mpbench
 
 FROM ${RUNTIME_IMAGE} AS runtime
 RUN if ! dpkg -s libzmq5 ca-certificates >/dev/null 2>&1; then \
       apt-get update && apt-get install -y --no-install-recommends libzmq5 ca-certificates && rm -rf /var/lib/apt/lists/*; fi
 COPY --from=build /out/mpctl /usr/local/bin/mpctl
+ARG VERSION=dev
+LABEL org.opencontainers.image.version=${VERSION} org.opencontainers.image.licenses=Apache-2.0
 # Containers log JSON and listen on every interface; ports stay the defaults.
 ENV MP_LOG_FORMAT=json
 USER 10001:10001
@@ -63,10 +70,12 @@ EXPOSE 48915 48933
 HEALTHCHECK --interval=5s --timeout=3s --retries=3 CMD ["mpctl", "check", "http://127.0.0.1:48933/readyz"]
 ENTRYPOINT ["/usr/local/bin/mp-ingest"]
 
-# lb: one address in front of scaled ingest replicas (docker compose).
+# lb: one address in front of scaled ingest replicas (docker compose); its
+# admin listener (health check, metrics) stays on loopback.
 FROM runtime AS lb
 COPY --from=build /out/mplb /usr/local/bin/mplb
 EXPOSE 48915
+HEALTHCHECK --interval=5s --timeout=3s --retries=3 CMD ["mpctl", "check", "http://127.0.0.1:48934/readyz"]
 ENTRYPOINT ["/usr/local/bin/mplb"]
 
 # tools: mpbench and mpctl, for running benchmarks inside the network.

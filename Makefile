@@ -6,10 +6,21 @@ GO ?= go
 MODULES := . ./client ./proto ./cmd/mp $(patsubst %/go.mod,./%,$(wildcard services/*/go.mod))
 # Modules kept out of go.work so their heavy test-only dependencies (Helm
 # SDK, compose-go, Kubernetes types) never take part in the services'
-# version selection; they run with GOWORK=off.
+# version selection; they run with GOWORK=off, in make test-deploy.
 STANDALONE := ./test/deploy
 IMAGE_TARGETS := store rpc ingest pub lb tools
-VERSION ?= dev
+# VERSION is the release: the images' tag (make images) and the chart's
+# appVersion, so a default helm install pulls what make images built
+# (test/deploy checks they agree). It lives in the file VERSION.
+ifndef VERSION
+VERSION := $(shell cat VERSION)
+endif
+# BUILD_VERSION is what every binary reports (-version, mp_build_info):
+# git describe in a checkout, else VERSION (a source tarball).
+ifndef BUILD_VERSION
+BUILD_VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo $(VERSION))
+endif
+LDFLAGS := -X github.com/messageplane/mp/internal/buildinfo.Version=$(BUILD_VERSION)
 # binaries: mp-<service> for each service, plus the tools under cmd/
 SERVICES := $(patsubst services/%/main.go,%,$(wildcard services/*/main.go))
 TOOLS_BIN := $(patsubst cmd/%/main.go,%,$(wildcard cmd/*/main.go))
@@ -21,7 +32,7 @@ TEST_TIMEOUT ?= 9m
 # (a python3 earlier on PATH, e.g. pyenv's, lacks them).
 PYTHON ?= /usr/bin/python3
 
-.PHONY: all deps build run run-split test vet lint fmt proto proto-check proto-tools bench soak images clean
+.PHONY: all deps build run run-split test test-deploy vet lint fmt proto proto-check proto-tools bench soak images image-tag clean
 
 all: build
 
@@ -31,8 +42,8 @@ deps:
 
 build: deps
 	@mkdir -p bin
-	@for s in $(SERVICES); do echo "go build bin/mp-$$s"; $(GO) build -o bin/mp-$$s ./services/$$s || exit 1; done
-	@for t in $(TOOLS_BIN); do echo "go build bin/$$t"; $(GO) build -o bin/$$t ./cmd/$$t || exit 1; done
+	@for s in $(SERVICES); do echo "go build bin/mp-$$s ($(BUILD_VERSION))"; $(GO) build -ldflags "$(LDFLAGS)" -o bin/mp-$$s ./services/$$s || exit 1; done
+	@for t in $(TOOLS_BIN); do echo "go build bin/$$t"; $(GO) build -ldflags "$(LDFLAGS)" -o bin/$$t ./cmd/$$t || exit 1; done
 
 # run starts the all-in-one bin/mp on loopback with the seed's ports; Ctrl-C stops it.
 run: build
@@ -44,16 +55,15 @@ run-split: build
 
 vet: deps
 	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
-	@for m in $(STANDALONE); do (cd $$m && GOWORK=off $(GO) vet ./...) || exit 1; done
 
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-# test: vet, gofmt, then every module's tests with the race detector (fuzz seed
-# corpora run as ordinary tests), then the Python client's tests. End-to-end
-# tests, the Go client's examples and the Python tests start the real
-# binaries (the last two those of bin/, through MP_BIN_DIR).
+# test: vet, gofmt, then every workspace module's tests with the race
+# detector (fuzz seed corpora run as ordinary tests), then the Python
+# client's tests. End-to-end tests build and start the real binaries; the Go
+# client's examples and the Python tests start those of bin/ (MP_BIN_DIR).
 test: lint build
 	@scripts/deps.sh --test
 	@for m in $(MODULES); do \
@@ -64,9 +74,15 @@ test: lint build
 	@cd clients/python && MP_BIN_DIR=$(CURDIR)/bin $(PYTHON) -m pytest -q -p no:cacheprovider
 	@echo "== go test ./test/e2e against the all-in-one mp (MP_E2E_MODE=mp)"
 	@MP_E2E_MODE=mp $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./test/e2e/
+
+# test-deploy: the static checks of the chart and the compose file
+# (test/deploy). Apart from make test because the Helm SDK and Kubernetes
+# types take minutes to compile from cold caches, and these files change
+# rarely; .ci/run runs both. No race detector: nothing here is concurrent.
+test-deploy:
 	@for m in $(STANDALONE); do \
-		echo "== go test $$m (GOWORK=off)"; \
-		(cd $$m && GOWORK=off $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...) || exit 1; \
+		echo "== go vet + go test $$m (GOWORK=off)"; \
+		(cd $$m && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...) || exit 1; \
 	done
 
 fmt:
@@ -112,13 +128,19 @@ SOAK_DURATION ?= 3m
 soak: deps
 	MP_SOAK_DURATION=$(SOAK_DURATION) $(GO) test -race -count=1 -timeout 60m -run TestSoak -v ./test/e2e/
 
-# images builds every image target (without a registry, run
-# deploy/local-base-images.sh first to make the base images locally).
+# images builds every image target as messageplane/mp-<target>:$(VERSION),
+# the chart's default tag, with the binaries reporting $(BUILD_VERSION)
+# (without a registry, run deploy/local-base-images.sh first to make the
+# base images locally).
 images:
 	@for t in $(IMAGE_TARGETS); do \
-		echo "docker build --target $$t -t messageplane/mp-$$t:$(VERSION)"; \
-		docker build -q --target $$t -t messageplane/mp-$$t:$(VERSION) . >/dev/null || exit 1; \
+		echo "docker build --target $$t -t messageplane/mp-$$t:$(VERSION) (binaries: $(BUILD_VERSION))"; \
+		docker build -q --build-arg VERSION=$(BUILD_VERSION) --target $$t -t messageplane/mp-$$t:$(VERSION) . >/dev/null || exit 1; \
 	done
+
+# image-tag prints the tag make images gives the images.
+image-tag:
+	@echo $(VERSION)
 
 clean:
 	rm -rf bin .tools

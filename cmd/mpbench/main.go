@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/messageplane/mp/internal/buildinfo"
 )
 
 // target is a set of public endpoints to measure.
@@ -33,6 +35,7 @@ func main() {
 		noRaw     = flag.Bool("no-raw", false, "skip the raw-libzmq baseline")
 		reps      = flag.Int("reps", 3, "repetitions of each throughput figure (the median is reported)")
 		scale     = flag.Float64("scale", 1, "multiplies every message count (0.1 for a quick run)")
+		version   = flag.Bool("version", false, "print the version and exit")
 		only      = flag.String("only", "", "regexp over \"scenario variant\": runs only the rpc-publish, ingest, pub-fanout and reads variants it matches (e.g. 'msgpack C=8 W=64', for profiling)")
 	)
 	flag.Usage = func() {
@@ -40,6 +43,10 @@ func main() {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
+	if *version {
+		fmt.Println(buildinfo.String("mpbench"))
+		return
+	}
 	mp := target{name: "mp", rpc: *rpc, pub: *pub, ingest: *ingest, storeHTTP: *storeHTTP}
 	b := &bench{reps: max(1, *reps), scale: *scale, mp: mp}
 	if *only != "" {

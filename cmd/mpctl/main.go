@@ -20,9 +20,6 @@ import (
 	"github.com/messageplane/mp/client"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 // verb is one subcommand.
 type verb struct {
 	name    string
@@ -86,6 +83,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	name := args[0]
+	if name == "-version" || name == "--version" {
+		name = "version" // as every binary of the project answers it
+	}
 	if name == "-h" || name == "--help" || name == "help" {
 		if len(args) > 1 {
 			if v := find(args[1]); v != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/messageplane/mp/client"
+	"github.com/messageplane/mp/internal/buildinfo"
 )
 
 var pubVerb = &verb{
@@ -290,9 +291,9 @@ var callVerb = &verb{
 
 var versionVerb = &verb{
 	name: "version", maxArgs: 0,
-	summary: "print mpctl's version",
+	summary: "print mpctl's version (also -version)",
 	run: func(e *env, _ []string) error {
-		fmt.Fprintln(e.stdout, "mpctl", version)
+		fmt.Fprintln(e.stdout, buildinfo.String("mpctl"))
 		return nil
 	},
 }

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/messageplane/mp/internal/buildinfo"
 )
 
 // Check reports nil when the thing it checks is ready.
@@ -42,13 +43,7 @@ type Server struct {
 func New(service string, log *slog.Logger, pprofOn bool) *Server {
 	s := &Server{service: service, log: log, reg: prometheus.NewRegistry(), checks: map[string]Check{}}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	version, goVersion := "dev", ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		goVersion = bi.GoVersion
-		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			version = bi.Main.Version
-		}
-	}
+	version, goVersion := buildinfo.Get()
 	bi := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "mp_build_info",
 		Help:        "Build information; always 1.",

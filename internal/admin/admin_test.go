@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/messageplane/mp/internal/buildinfo"
 )
 
 func get(t *testing.T, url string) (int, string) {
@@ -53,5 +55,21 @@ func TestEndpoints(t *testing.T) {
 	}
 	if code, _ := get(t, base+"/debug/pprof/"); code != 404 {
 		t.Errorf("pprof served without MP_PPROF: %d", code)
+	}
+}
+
+// mp_build_info carries the version linked into the binary.
+func TestBuildInfoVersion(t *testing.T) {
+	old := buildinfo.Version
+	t.Cleanup(func() { buildinfo.Version = old })
+	buildinfo.Version = "v1.2.3-4-gabcdef0"
+	s := New("store", slog.New(slog.NewTextHandler(io.Discard, nil)), false)
+	stop, err := s.Serve("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if _, body := get(t, "http://"+s.Addr()+"/metrics"); !strings.Contains(body, `service="store",version="v1.2.3-4-gabcdef0"`) {
+		t.Errorf("mp_build_info lacks the linked version:\n%s", body)
 	}
 }

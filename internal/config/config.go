@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/messageplane/mp/internal/buildinfo"
 )
 
 // Prefix is the prefix of every variable.
@@ -33,11 +35,15 @@ type Edge struct {
 	StoreAddr string `envconfig:"STORE_ADDR" default:"127.0.0.1:48920" desc:"store service gRPC address"`
 }
 
-// Load fills spec from the environment, handling -h. It exits the process on
-// -h (0) and on invalid flags or config (2), as a main would.
+// ErrVersion is returned by Parse after it printed the version (-version).
+var ErrVersion = errors.New("version printed")
+
+// Load fills spec from the environment, handling -h and -version. It exits
+// the process on -h and -version (0) and on invalid flags or config (2), as
+// a main would.
 func Load(name, about string, spec any) {
 	if err := Parse(name, about, spec, os.Args[1:], os.Stdout); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, flag.ErrHelp) || errors.Is(err, ErrVersion) {
 			os.Exit(0)
 		}
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
@@ -49,11 +55,16 @@ func Load(name, about string, spec any) {
 func Parse(name, about string, spec any, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			Usage(name, about, spec, out)
 		}
 		return err
+	}
+	if *version {
+		fmt.Fprintln(out, buildinfo.String(name))
+		return ErrVersion
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (configuration is read from MP_* variables; -h lists them)", fs.Arg(0))
@@ -67,7 +78,7 @@ func Parse(name, about string, spec any, args []string, out io.Writer) error {
 // Usage prints what the binary is and every variable it reads, once each
 // (parts that share a variable, as in the all-in-one mp, list it once).
 func Usage(name, about string, spec any, out io.Writer) {
-	fmt.Fprintf(out, "Usage: %s\n\n%s\n\nConfigured by environment variables:\n\n", name, about)
+	fmt.Fprintf(out, "Usage: %s [-version]\n\n%s\n\n  -version  print the version and exit\n\nConfigured by environment variables:\n\n", name, about)
 	var lines bytes.Buffer
 	_ = envconfig.Usagef(Prefix, spec, &lines, "{{range .}}{{usage_key .}}\t{{usage_default .}}\t{{usage_description .}}\n{{end}}")
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)

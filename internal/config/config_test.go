@@ -40,3 +40,17 @@ func TestParse(t *testing.T) {
 		t.Error("stray argument accepted")
 	}
 }
+
+// -version answers before the environment is read, so it works even where
+// the configuration would be refused.
+func TestParseVersion(t *testing.T) {
+	var s spec
+	t.Setenv("MP_TEST_PORT", "nine")
+	var out bytes.Buffer
+	if err := Parse("mp-x", "about", &s, []string{"-version"}, &out); !errors.Is(err, ErrVersion) {
+		t.Fatalf("-version: %v", err)
+	}
+	if !strings.HasPrefix(out.String(), "mp-x dev (go") {
+		t.Errorf("-version printed %q", out.String())
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/messageplane/mp/internal/bufpool"
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
 )
 
@@ -59,7 +60,7 @@ func marshalReadResponse(m *mpv1.ReadResponse) mem.BufferSlice {
 	}
 	items := m.Items
 	m.Items = nil
-	return mem.BufferSlice{mem.SliceBuffer(head), mem.NewBuffer(&items, pool), mem.SliceBuffer(tail)}
+	return mem.BufferSlice{mem.SliceBuffer(head), mem.NewBuffer(&items, bufpool.Default), mem.SliceBuffer(tail)}
 }
 
 func (bulkCodec) Unmarshal(data mem.BufferSlice, v any) error {

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/messageplane/mp/internal/bufpool"
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
 )
 
@@ -247,4 +248,10 @@ func BenchmarkDecodeWriteRequest(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestBufferPoolInstalled(t *testing.T) {
+	if mem.DefaultBufferPool() != mem.BufferPool(bufpool.Default) {
+		t.Fatalf("gRPC's default pool is %T", mem.DefaultBufferPool())
+	}
 }

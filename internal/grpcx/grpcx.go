@@ -39,9 +39,10 @@ const (
 )
 
 // Dial returns a client connection to the store with the shared settings.
-// It connects lazily and reconnects by itself.
-func Dial(addr string, maxMsg int) (*grpc.ClientConn, error) {
-	return grpc.NewClient(addr,
+// It connects lazily and reconnects by itself. A service passes its
+// ClientMetrics (tests may pass none).
+func Dial(addr string, maxMsg int, metrics ...*ClientMetrics) (*grpc.ClientConn, error) {
+	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff: backoff.Config{
@@ -58,12 +59,15 @@ func Dial(addr string, maxMsg int) (*grpc.ClientConn, error) {
 		grpc.WithInitialConnWindowSize(window),
 		grpc.WithReadBufferSize(sockBuf),
 		grpc.WithWriteBufferSize(sockBuf),
-	)
+	}
+	return grpc.NewClient(addr, append(opts, clientMetricOptions(metrics)...)...)
 }
 
-// ServerOptions are the store's server options.
-func ServerOptions(maxMsg int) []grpc.ServerOption {
-	return []grpc.ServerOption{
+// ServerOptions are the store's server options. The store passes its
+// ServerMetrics (tests may pass none); their interceptors come first, so
+// they see every call, including one that Recovery turned into Internal.
+func ServerOptions(maxMsg int, metrics ...*ServerMetrics) []grpc.ServerOption {
+	return append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxMsg),
 		grpc.MaxSendMsgSize(maxMsg),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
@@ -72,7 +76,7 @@ func ServerOptions(maxMsg int) []grpc.ServerOption {
 		grpc.ReadBufferSize(sockBuf),
 		grpc.WriteBufferSize(sockBuf),
 		grpc.ForceServerCodecV2(bulkCodec{}),
-	}
+	}, serverMetricOptions(metrics)...)
 }
 
 // Error returns a status whose ErrorInfo reason is a docs/PROTOCOL.md error code.

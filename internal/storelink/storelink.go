@@ -37,9 +37,9 @@ type Link struct {
 }
 
 // Dial connects (lazily) to the store at addr and keeps its Info fresh
-// until Close.
-func Dial(addr string, maxMsg int, log *slog.Logger) (*Link, error) {
-	conn, err := grpcx.Dial(addr, maxMsg)
+// until Close. An edge passes its gRPC client metrics (tests may pass none).
+func Dial(addr string, maxMsg int, log *slog.Logger, metrics ...*grpcx.ClientMetrics) (*Link, error) {
+	conn, err := grpcx.Dial(addr, maxMsg, metrics...)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", addr, err)
 	}

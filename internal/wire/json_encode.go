@@ -84,6 +84,10 @@ func AppendFloat(dst []byte, f float64) []byte {
 	if abs < 1e-4 || abs >= 1e16 {
 		return strconv.AppendFloat(dst, f, 'e', -1, 64)
 	}
+	if i := int64(f); float64(i) == f {
+		// A whole number (a timestamp sent as an integer): its digits.
+		return append(strconv.AppendInt(dst, i, 10), ".0"...)
+	}
 	start := len(dst)
 	dst = strconv.AppendFloat(dst, f, 'f', -1, 64)
 	for _, c := range dst[start:] {

@@ -37,17 +37,21 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("%s: no build target", name)
 		}
 		if want, ok := published[name]; ok {
-			if len(s.Ports) != 1 || s.Ports[0].Published != want || s.Ports[0].Target != s.Ports[0].Target {
-				t.Errorf("%s: ports %+v, want %s published", name, s.Ports, want)
+			// The bus has no authentication: loopback unless MP_BIND_HOST says otherwise.
+			if len(s.Ports) != 1 || s.Ports[0].Published != want || s.Ports[0].HostIP != "127.0.0.1" {
+				t.Errorf("%s: ports %+v, want %s published on 127.0.0.1", name, s.Ports, want)
 			}
 		} else if len(s.Ports) != 0 {
 			t.Errorf("%s publishes %+v; only the edges' public ports are published (and ingest must scale)", name, s.Ports)
 		}
-		if name == "ingest-lb" {
-			continue
-		}
 		if s.HealthCheck == nil || len(s.HealthCheck.Test) == 0 || s.HealthCheck.Interval == nil || time.Duration(*s.HealthCheck.Interval) > 5*time.Second {
 			t.Errorf("%s: health check %+v (want one with a short interval)", name, s.HealthCheck)
+		}
+		if s.MemLimit <= 0 {
+			t.Errorf("%s: no memory limit", name)
+		}
+		if name == "ingest-lb" {
+			continue
 		}
 		if s.StopGracePeriod == nil || time.Duration(*s.StopGracePeriod) <= 10*time.Second {
 			t.Errorf("%s: stop_grace_period must exceed the 10s drain", name)
@@ -68,7 +72,7 @@ func TestComposeFile(t *testing.T) {
 		t.Errorf("ingest-lb should wait for a healthy ingest: %+v", d)
 	}
 	// every MP_ variable the compose file sets can come from the environment
-	env := types.Mapping{"MP_TOPIC_MAX": "7", "MP_RPC_PORT": "50000"}
+	env := types.Mapping{"MP_TOPIC_MAX": "7", "MP_RPC_PORT": "50000", "MP_BIND_HOST": "0.0.0.0", "MP_STORE_MEMORY": "2g"}
 	details.Environment = env
 	p, err = loader.LoadWithContext(context.Background(), details, func(o *loader.Options) { o.SetProjectName("mp", true) })
 	if err != nil {
@@ -77,8 +81,11 @@ func TestComposeFile(t *testing.T) {
 	if v := p.Services["store"].Environment["MP_TOPIC_MAX"]; v == nil || *v != "7" {
 		t.Errorf("MP_TOPIC_MAX from the environment: %v", v)
 	}
-	if got := p.Services["rpc"].Ports[0].Published; got != "50000" {
-		t.Errorf("MP_RPC_PORT from the environment: %s", got)
+	if got := p.Services["rpc"].Ports[0]; got.Published != "50000" || got.HostIP != "0.0.0.0" {
+		t.Errorf("MP_RPC_PORT and MP_BIND_HOST from the environment: %+v", got)
+	}
+	if got := p.Services["store"].MemLimit; got != 2<<30 {
+		t.Errorf("MP_STORE_MEMORY from the environment: %d", got)
 	}
 }
 

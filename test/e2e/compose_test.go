@@ -68,11 +68,13 @@ func TestComposeLive(t *testing.T) {
 	if os.Getenv("MP_COMPOSE_LIVE") != "1" {
 		t.Skip("set MP_COMPOSE_LIVE=1 to run the live compose test")
 	}
-	ports := map[string]string{}
+	env := map[string]string{}
 	for _, k := range []string{"MP_RPC_PORT", "MP_PUB_PORT", "MP_INGEST_PORT"} {
-		ports[k] = fmt.Sprint(testenv.FreePort(t))
+		env[k] = fmt.Sprint(testenv.FreePort(t))
 	}
-	c := newCompose(t, "mplive", ports)
+	// The images' tag and the version their binaries report.
+	env["MP_VERSION"] = "live-test"
+	c := newCompose(t, "mplive", env)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Log(c.run("logs", "--tail", "50"))
@@ -81,9 +83,9 @@ func TestComposeLive(t *testing.T) {
 	})
 	start := time.Now()
 	c.run("up", "-d", "--build")
-	rpcEP := "tcp://127.0.0.1:" + ports["MP_RPC_PORT"]
-	pubEP := "tcp://127.0.0.1:" + ports["MP_PUB_PORT"]
-	ingestEP := "tcp://127.0.0.1:" + ports["MP_INGEST_PORT"]
+	rpcEP := "tcp://127.0.0.1:" + env["MP_RPC_PORT"]
+	pubEP := "tcp://127.0.0.1:" + env["MP_PUB_PORT"]
+	ingestEP := "tcp://127.0.0.1:" + env["MP_INGEST_PORT"]
 
 	cl := dial(t, rpcEP, client.JSON)
 	waitOK := func(what string) {
@@ -94,6 +96,21 @@ func TestComposeLive(t *testing.T) {
 	}
 	waitOK("up")
 	t.Logf("built and healthy in %v", time.Since(start).Round(time.Second))
+
+	// The unauthenticated bus is published on the host's loopback only.
+	for svc, port := range map[string]string{"rpc": "48913", "pub": "48914", "ingest-lb": "48915"} {
+		if got := strings.TrimSpace(c.run("port", svc, port)); !strings.HasPrefix(got, "127.0.0.1:") {
+			t.Errorf("%s's port %s is published on %q, want 127.0.0.1", svc, port, got)
+		}
+	}
+	// The version passed at build time is what the binaries report.
+	if got := c.run("exec", "-T", "store", "mp-store", "-version"); !strings.HasPrefix(got, "mp-store "+env["MP_VERSION"]+" ") {
+		t.Errorf("mp-store -version in the image: %q, want %s", got, env["MP_VERSION"])
+	}
+	// The ingest balancer has a health check, and passes it.
+	eventually(t, 30*time.Second, time.Second, "ingest-lb not healthy", func() bool {
+		return strings.Contains(c.run("ps", "ingest-lb"), "(healthy)")
+	})
 
 	// publish via RPC, receive on a SUB
 	sub := subscribe(t, pubEP, "messages.", "export.probe")

@@ -268,8 +268,10 @@ func TestMpctl(t *testing.T) {
 		}
 	})
 	t.Run("version", func(t *testing.T) {
-		if r := ok(t, env, "", "version"); r.out != "mpctl dev\n" {
-			t.Errorf("version: %q", r.out)
+		for _, arg := range []string{"version", "-version"} {
+			if r := ok(t, env, "", arg); !strings.HasPrefix(r.out, "mpctl dev (go") {
+				t.Errorf("%s: %q", arg, r.out)
+			}
 		}
 	})
 	t.Run("call", func(t *testing.T) {

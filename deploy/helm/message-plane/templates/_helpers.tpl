@@ -27,8 +27,22 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
 {{- end -}}
 
+{{/* image of one component: its own image.repository/tag when set, else
+image.repository + component and image.tag, else the appVersion (the tag
+make images builds). (dict "root" $ "component" "rpc" "c" .Values.rpc) */}}
 {{- define "mp.image" -}}
-{{- printf "%s%s:%s" .root.Values.image.repository .component (default .root.Chart.AppVersion .root.Values.image.tag) -}}
+{{- $own := (default dict .c).image | default dict -}}
+{{- $repo := $own.repository | default (printf "%s%s" .root.Values.image.repository .component) -}}
+{{- $tag := $own.tag | default .root.Values.image.tag | default .root.Chart.AppVersion -}}
+{{- printf "%s:%s" $repo $tag -}}
+{{- end -}}
+
+{{- define "mp.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "mp.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "mp.storeAddr" -}}
@@ -42,6 +56,9 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+serviceAccountName: {{ include "mp.serviceAccountName" $root }}
+# The pods call no Kubernetes API: no token in them.
+automountServiceAccountToken: false
 securityContext:
   {{- toYaml $root.Values.podSecurityContext | nindent 2 }}
 terminationGracePeriodSeconds: {{ $root.Values.terminationGracePeriodSeconds }}
@@ -58,6 +75,15 @@ containers:
         value: json
       - name: MP_HTTP_ADDR
         value: {{ printf "0.0.0.0:%v" .adminPort | quote }}
+      {{- if and .c.resources .c.resources.limits .c.resources.limits.memory }}
+      # Go's soft memory limit is the container's: the GC works harder
+      # before the kernel's OOM killer would end the process.
+      - name: GOMEMLIMIT
+        valueFrom:
+          resourceFieldRef:
+            containerName: {{ .component }}
+            resource: limits.memory
+      {{- end }}
       {{- range .env }}
       - name: {{ .name }}
         value: {{ .value | quote }}
@@ -109,4 +135,36 @@ prometheus.io/scrape: "true"
 prometheus.io/port: {{ .adminPort | quote }}
 prometheus.io/path: /metrics
 {{- end }}
+{{- end -}}
+
+{{/* metrics Service of one component: ClusterIP, the admin port only, so
+/metrics is never exposed by a plugin-facing LoadBalancer or NodePort.
+(dict "root" $ "component" "rpc" "adminPort" 48931) */}}
+{{- define "mp.metricsService" -}}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "mp.fullname" .root }}-{{ .component }}-metrics
+  labels:
+    {{- include "mp.labels" . | nindent 4 }}
+    messageplane.io/metrics: "true"
+spec:
+  type: ClusterIP
+  selector:
+    {{- include "mp.selectorLabels" . | nindent 4 }}
+  ports:
+    - name: metrics
+      port: {{ .adminPort }}
+      targetPort: admin
+{{- end -}}
+
+{{/* label selector of this release's edge pods (rpc, pub, ingest) */}}
+{{- define "mp.edgeSelector" -}}
+matchLabels:
+  app.kubernetes.io/name: {{ include "mp.name" . }}
+  app.kubernetes.io/instance: {{ .Release.Name }}
+matchExpressions:
+  - key: app.kubernetes.io/component
+    operator: In
+    values: [rpc, pub, ingest]
 {{- end -}}

@@ -247,7 +247,9 @@ func writeLoop(ctx context.Context, cfg Config, store mpv1.StoreClient, in <-cha
 		backoff := 20 * time.Millisecond
 		for attempt := 1; ; attempt++ {
 			cctx, cancel := context.WithTimeout(ctx, cfg.StoreTimeout)
+			start := time.Now()
 			resp, err := store.Write(cctx, req)
+			stats.WriteDone(time.Since(start), err)
 			cancel()
 			if err == nil {
 				account(b, resp, stats)

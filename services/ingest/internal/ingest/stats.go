@@ -21,6 +21,7 @@ type Stats struct {
 	Batches       atomic.Uint64
 	Pending       atomic.Int64 // items decoded and not yet answered by the store
 	dropped       map[decode.Reason]*atomic.Uint64
+	writeLatency  *prometheus.HistogramVec
 
 	log      *slog.Logger
 	mu       sync.Mutex
@@ -43,6 +44,11 @@ func NewStats(reg prometheus.Registerer, log *slog.Logger) *Stats {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mp_ingest_pending_items", Help: "Items received and not yet stored."},
 			func() float64 { return float64(s.Pending.Load()) }),
 	)
+	s.writeLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "mp_ingest_store_write_duration_seconds", Help: "Latency of one store write call (a batch), by outcome: ok, or error (retried or given up).",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 13), // 0.1 ms .. 6 s (the 5 s write deadline)
+	}, []string{"outcome"})
+	reg.MustRegister(s.writeLatency)
 	for _, r := range decode.Reasons {
 		v := &atomic.Uint64{}
 		s.dropped[r] = v
@@ -51,6 +57,15 @@ func NewStats(reg prometheus.Registerer, log *slog.Logger) *Stats {
 		}, func() float64 { return float64(v.Load()) }))
 	}
 	return s
+}
+
+// WriteDone records one store write call and how long it took.
+func (s *Stats) WriteDone(d time.Duration, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	s.writeLatency.WithLabelValues(outcome).Observe(d.Seconds())
 }
 
 // Drop counts n dropped items and warns at most once a minute per reason,

@@ -16,10 +16,12 @@ type Event struct {
 	JSON  []byte
 }
 
-// Observer counts what the publisher did.
+// Observer counts what the publisher did, and its subscribers' connections
+// (libzmq's socket monitor: PUB itself cannot tell who listens).
 type Observer interface {
 	Published(n int)
 	SendFailed()
+	zmqx.ConnObserver
 }
 
 // Run binds the PUB socket, calls ready, and publishes every batch from in
@@ -36,6 +38,11 @@ func Run(endpoint string, sndHWM int, in <-chan []Event, obs Observer, log *slog
 		return err
 	}
 	defer pub.Close()
+	if stop, err := zmqx.Monitor(zctx, pub, obs); err != nil {
+		log.Warn("subscriber connections not counted", "err", err)
+	} else {
+		defer stop() // before pub.Close
+	}
 	log.Info("pub bound", "endpoint", endpoint, "sndhwm", sndHWM)
 	ready()
 	for batch := range in {

@@ -42,6 +42,15 @@ type args struct {
 	log   *slog.Logger
 	op    string
 	reqID wire.Value
+	// spliced are buffers the store handed over that the result refers
+	// to; they go back to the pool once the reply is encoded.
+	spliced [][]byte
+}
+
+// splice records a store buffer the result refers to.
+func (a *args) splice(b []byte) []byte {
+	a.spliced = append(a.spliced, b)
+	return b
 }
 
 func (a *args) violate(field string) {

@@ -17,6 +17,7 @@ import (
 
 	"google.golang.org/grpc/status"
 
+	"github.com/messageplane/mp/internal/bufpool"
 	"github.com/messageplane/mp/internal/lifecycle"
 	"github.com/messageplane/mp/internal/limits"
 	"github.com/messageplane/mp/internal/storelink"
@@ -73,7 +74,8 @@ func New(cfg Config, link *storelink.Link, log *slog.Logger) *Handler {
 }
 
 // Respond delivers one request's reply; op is its op (for metrics, "" when
-// unknown) and outcome "ok" or the error code.
+// unknown) and outcome "ok" or the error code. The reply is a bufpool
+// buffer the caller hands back once it has sent it.
 type Respond = func(reply []byte, op string, outcome Outcome)
 
 // Outcome of one request, for metrics: "ok" or the error code.
@@ -172,7 +174,7 @@ func (h *Handler) Start(body []byte, respond Respond) {
 		}
 	})
 	if !ok {
-		respond(internalReply, opOf(req), "INTERNAL")
+		respond(internalError(), opOf(req), "INTERNAL")
 	}
 }
 
@@ -237,13 +239,16 @@ func (h *Handler) runStoreOp(req *request, spec opSpec, respond Respond) {
 		h.reply(req, res, perr, respond)
 	})
 	if !ok {
-		respond(internalReply, req.op, "INTERNAL")
+		respond(internalError(), req.op, "INTERNAL")
 	}
 }
 
 // internalReply answers a request the edge failed on in a way it could not
 // encode (a bug): JSON, whatever the request's encoding.
-var internalReply = []byte(`{"v":1,"req_id":null,"ok":false,"result":null,"error":{"code":"INTERNAL","message":"internal error","details":null}}`)
+const internalReply = `{"v":1,"req_id":null,"ok":false,"result":null,"error":{"code":"INTERNAL","message":"internal error","details":null}}`
+
+// internalError is internalReply in a buffer of its own, as every reply is.
+func internalError() []byte { return append(bufpool.Get(len(internalReply)), internalReply...) }
 
 // reply encodes a result or an error in the request's encoding (JSON when
 // the request could not be decoded) and responds with it.
@@ -272,12 +277,18 @@ func (h *Handler) reply(req *request, result wire.Value, perr *protoError, respo
 		outcome = "ok"
 	}
 	whole := wire.ObjectValue(env)
-	out, err := wire.Encode(make([]byte, 0, wire.SizeHint(whole)+64), whole, enc)
+	out, err := wire.Encode(bufpool.Get(wire.SizeHint(whole)+64), whole, enc)
 	if err != nil {
 		// Only reachable through a bug (every value here is representable).
 		h.log.Error("encode reply", "err", err, "op", op, "req_id", reqID.Str)
-		out = internalReply
+		out = append(out[:0], internalReply...)
 		outcome = "INTERNAL"
+	}
+	if req != nil && req.args != nil {
+		for _, b := range req.args.spliced {
+			bufpool.Put(b)
+		}
+		req.args.spliced = nil
 	}
 	respond(out, op, outcome)
 }

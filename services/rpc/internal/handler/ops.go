@@ -132,7 +132,7 @@ func (h *Handler) publish(req *request, respond Respond) {
 			h.reply(req, res, perr, respond)
 		})
 		if !ok {
-			respond(internalReply, req.op, "INTERNAL")
+			respond(internalError(), req.op, "INTERNAL")
 		}
 	})
 }
@@ -223,11 +223,11 @@ func (h *Handler) readOpts(a *args) *mpv1.ReadOptions {
 
 // items is the result's items: the array the store rendered in the
 // reply's encoding, spliced as it is.
-func items(r *mpv1.ReadResponse, enc wire.Encoding) wire.Value {
+func items(r *mpv1.ReadResponse, a *args) wire.Value {
 	if len(r.Items) == 0 {
 		return wire.ArrayValue(nil)
 	}
-	return wire.RawIn(r.Items, enc)
+	return wire.RawIn(a.splice(r.Items), a.enc)
 }
 
 // withTruncated adds "truncated": true when the read was cut.
@@ -259,7 +259,7 @@ func (h *Handler) getRecent(ctx context.Context, a *args) (wire.Value, *protoErr
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.get_recent")
 	}
-	return withTruncated(obj("store", wire.StringValue(store), "topic", wire.StringValue(topic), "items", items(r, a.enc), "light", wire.BoolValue(ro.Light)), r), nil
+	return withTruncated(obj("store", wire.StringValue(store), "topic", wire.StringValue(topic), "items", items(r, a), "light", wire.BoolValue(ro.Light)), r), nil
 }
 
 func (h *Handler) getSince(ctx context.Context, a *args) (wire.Value, *protoError) {
@@ -281,7 +281,7 @@ func (h *Handler) getSince(ctx context.Context, a *args) (wire.Value, *protoErro
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.get_since")
 	}
-	return withTruncated(obj("store", wire.StringValue(store), "topic", echo, "after_seq", afterEcho, "items", items(r, a.enc),
+	return withTruncated(obj("store", wire.StringValue(store), "topic", echo, "after_seq", afterEcho, "items", items(r, a),
 		"light", wire.BoolValue(ro.Light), "head_seq", uintValue(r.HeadSeq), "epoch", wire.StringValue(r.Epoch)), r), nil
 }
 
@@ -310,7 +310,7 @@ func (h *Handler) query(ctx context.Context, a *args) (wire.Value, *protoError) 
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.query")
 	}
-	return withTruncated(obj("store", wire.StringValue(store), "topic", echo, "items", items(r, a.enc), "light", wire.BoolValue(req.Read.Light)), r), nil
+	return withTruncated(obj("store", wire.StringValue(store), "topic", echo, "items", items(r, a), "light", wire.BoolValue(req.Read.Light)), r), nil
 }
 
 func (h *Handler) replay(ctx context.Context, a *args) (wire.Value, *protoError) {
@@ -354,5 +354,5 @@ func (h *Handler) replay(ctx context.Context, a *args) (wire.Value, *protoError)
 	if err != nil {
 		return wire.Value{}, h.storeError(err, "bus.replay")
 	}
-	return withTruncated(obj("store", wire.StringValue(store), "items", items(r, a.enc), "light", wire.BoolValue(light)), r), nil
+	return withTruncated(obj("store", wire.StringValue(store), "items", items(r, a), "light", wire.BoolValue(light)), r), nil
 }

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/messageplane/mp/internal/bufpool"
 	"github.com/messageplane/mp/internal/zmqx"
 )
 
@@ -126,6 +127,7 @@ func Run(ctx context.Context, cfg Config, h Handler, obs Observer, log *slog.Log
 					obs.ReplyDropped()
 				}
 			}
+			bufpool.Put(frames[len(frames)-1]) // libzmq copied it
 			sending[i] = nil
 		}
 		obs.InFlight(inFlight)

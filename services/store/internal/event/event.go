@@ -55,6 +55,26 @@ func (e *Event) Payload() []byte { return e.data[:e.payloadLen] }
 // Size is the event's bytes (payload and extras).
 func (e *Event) Size() int { return len(e.data) }
 
+// extras decodes the extras: each string key's literal (nil when null)
+// and the generation.
+func (e *Event) extras(lits *[numStrings][]byte) (gen int64, hasGen bool) {
+	ex := e.data[e.payloadLen:]
+	for i := 0; i < numStrings; i++ {
+		if e.present&(1<<i) == 0 {
+			continue
+		}
+		off, n := binary.Uvarint(ex)
+		l, n2 := binary.Uvarint(ex[n:])
+		ex = ex[n+n2:]
+		lits[i] = e.data[off : off+l]
+	}
+	if e.present&generationBit != 0 {
+		gen, _ = binary.Varint(ex)
+		hasGen = true
+	}
+	return gen, hasGen
+}
+
 // literal returns string key k's JSON literal (quotes included), and false
 // when the key is null.
 func (e *Event) literal(k int) ([]byte, bool) {
@@ -158,38 +178,52 @@ func (e *Event) IndexValue(name string) (wire.Value, bool) {
 	return wire.NullValue(), true
 }
 
-// Renderer renders events. It remembers the last ts it formatted: the
-// events of one write share their ts, and index.timestamp is the ts unless
-// the payload says otherwise, so most events cost no float formatting.
+// Renderer renders events of one store. It remembers the last ts and
+// topic it rendered: the events of one write share their ts, index.timestamp
+// is the ts unless the payload says otherwise, and reads are mostly of one
+// topic, so most events cost no float formatting and no string escaping.
 type Renderer struct {
 	Store string
 	Light bool
-	lastF float64
-	lastT []byte
+
+	lastF     float64
+	lastFText []byte
+	lastTopic string
+	topicJSON []byte // `,"store":"<store>","topic":"<topic>"`
 }
 
 func (r *Renderer) float(f float64) []byte {
-	if r.lastT == nil || f != r.lastF || (f == 0 && !sameZero(f, r.lastF)) {
-		r.lastF, r.lastT = f, wire.AppendFloat(r.lastT[:0], f)
+	if r.lastFText == nil || f != r.lastF || (f == 0 && !sameZero(f, r.lastF)) {
+		r.lastF, r.lastFText = f, wire.AppendFloat(r.lastFText[:0], f)
 	}
-	return r.lastT
+	return r.lastFText
 }
 
 func sameZero(a, b float64) bool { return (1/a > 0) == (1/b > 0) }
 
+func (r *Renderer) storeTopic(topic string) []byte {
+	if r.topicJSON == nil || topic != r.lastTopic {
+		b := append(r.topicJSON[:0], `,"store":`...)
+		b = wire.AppendString(b, r.Store)
+		b = append(b, `,"topic":`...)
+		r.topicJSON, r.lastTopic = wire.AppendString(b, topic), topic
+	}
+	return r.topicJSON
+}
+
 // AppendJSON renders e as docs/PROTOCOL.md describes an event; Light leaves
 // the payload out.
 func (r *Renderer) AppendJSON(dst []byte, e *Event) []byte {
+	var lits [numStrings][]byte
+	gen, hasGen := e.extras(&lits)
 	dst = append(dst, `{"seq":`...)
 	dst = strconv.AppendUint(dst, e.Seq, 10)
 	dst = append(dst, `,"ts":`...)
 	dst = append(dst, r.float(e.TS)...)
-	dst = append(dst, `,"store":`...)
-	dst = wire.AppendString(dst, r.Store)
-	dst = append(dst, `,"topic":`...)
-	dst = wire.AppendString(dst, e.Topic)
+	dst = append(dst, r.storeTopic(e.Topic)...)
 	dst = append(dst, `,"index":{`...)
-	for i, k := range Keys {
+	for i := range Keys {
+		k := &Keys[i]
 		if i > 0 {
 			dst = append(dst, ',')
 		}
@@ -200,13 +234,13 @@ func (r *Renderer) AppendJSON(dst []byte, e *Event) []byte {
 		case timestampKey:
 			dst = append(dst, r.float(e.Timestamp)...)
 		case generationKey:
-			if g, ok := e.Generation(); ok {
-				dst = strconv.AppendInt(dst, g, 10)
+			if hasGen {
+				dst = strconv.AppendInt(dst, gen, 10)
 			} else {
 				dst = append(dst, "null"...)
 			}
 		default:
-			if lit, ok := e.literal(k.str); ok {
+			if lit := lits[k.str]; lit != nil {
 				dst = append(dst, lit...)
 			} else {
 				dst = append(dst, "null"...)
@@ -261,7 +295,10 @@ func (r *Renderer) AppendMsgpack(dst []byte, e *Event) []byte {
 	dst = wire.AppendMsgpackStr(dst, strBytes(e.Topic))
 	dst = append(dst, 0xa5, 'i', 'n', 'd', 'e', 'x')
 	dst = wire.AppendMsgpackMap(dst, len(Keys))
-	for _, k := range Keys {
+	var lits [numStrings][]byte
+	gen, hasGen := e.extras(&lits)
+	for i := range Keys {
+		k := &Keys[i]
 		dst = wire.AppendMsgpackStr(dst, strBytes(k.Name))
 		switch k.kind {
 		case priorityKey:
@@ -269,15 +306,15 @@ func (r *Renderer) AppendMsgpack(dst []byte, e *Event) []byte {
 		case timestampKey:
 			dst = wire.AppendMsgpackFloat(dst, e.Timestamp)
 		case generationKey:
-			if g, ok := e.Generation(); ok {
-				dst = wire.AppendMsgpackInt(dst, g)
+			if hasGen {
+				dst = wire.AppendMsgpackInt(dst, gen)
 			} else {
 				dst = append(dst, 0xc0)
 			}
 		default:
-			lit, ok := e.literal(k.str)
+			lit := lits[k.str]
 			switch {
-			case !ok:
+			case lit == nil:
 				dst = append(dst, 0xc0)
 			case bytes.IndexByte(lit, '\\') < 0:
 				dst = wire.AppendMsgpackStr(dst, lit[1:len(lit)-1])

@@ -1,7 +1,7 @@
 package store
 
 import (
-	"github.com/messageplane/mp/internal/grpcx"
+	"github.com/messageplane/mp/internal/bufpool"
 	"github.com/messageplane/mp/internal/wire"
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
 	"github.com/messageplane/mp/services/store/internal/event"
@@ -184,7 +184,7 @@ func Render(evs []event.Event, store string, o ReadOpts, keepLast bool) ([]byte,
 	// rendered after room for the largest header, which is then written
 	// right before them.
 	const room = 5
-	buf := grpcx.Buffer(size + room + 2) // back to the pool once gRPC has sent it
+	buf := bufpool.Get(size + room + 2) // back to the pool once sent on or copied
 	if msgpack {
 		buf = buf[:room]
 	} else {
