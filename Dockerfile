@@ -17,6 +17,7 @@ WORKDIR /src
 # Module downloads first, so source edits do not invalidate this layer.
 COPY go.work go.mod go.sum ./
 COPY proto/go.mod proto/go.sum proto/
+COPY client/go.mod client/go.sum client/
 COPY services/store/go.mod services/store/go.sum services/store/
 COPY services/rpc/go.mod services/rpc/go.sum services/rpc/
 COPY services/ingest/go.mod services/ingest/go.sum services/ingest/

@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 GO ?= go
-MODULES := . ./proto ./cmd/mp $(patsubst %/go.mod,./%,$(wildcard services/*/go.mod))
+MODULES := . ./client ./proto ./cmd/mp $(patsubst %/go.mod,./%,$(wildcard services/*/go.mod))
 # Modules kept out of go.work so their heavy test-only dependencies (Helm
 # SDK, compose-go, Kubernetes types) never take part in the services'
 # version selection; they run with GOWORK=off, in make test-deploy.
@@ -28,6 +28,9 @@ TOOLS := $(CURDIR)/.tools/bin
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 TEST_TIMEOUT ?= 9m
+# Debian's interpreter, which python3-zmq and python3-msgpack install into
+# (a python3 earlier on PATH, e.g. pyenv's, lacks them).
+PYTHON ?= /usr/bin/python3
 
 .PHONY: all deps build run run-split test test-deploy vet lint fmt proto proto-check proto-tools bench soak images image-tag clean
 
@@ -58,13 +61,17 @@ lint: vet
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # test: vet, gofmt, then every workspace module's tests with the race
-# detector (fuzz seed corpora run as ordinary tests). End-to-end tests build
-# and start the real binaries.
-test: lint
+# detector (fuzz seed corpora run as ordinary tests), then the Python
+# client's tests. End-to-end tests build and start the real binaries; the Go
+# client's examples and the Python tests start those of bin/ (MP_BIN_DIR).
+test: lint build
+	@scripts/deps.sh --test
 	@for m in $(MODULES); do \
 		echo "== go test $$m"; \
-		(cd $$m && $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...) || exit 1; \
+		(cd $$m && MP_BIN_DIR=$(CURDIR)/bin $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...) || exit 1; \
 	done
+	@echo "== pytest clients/python"
+	@cd clients/python && MP_BIN_DIR=$(CURDIR)/bin $(PYTHON) -m pytest -q -p no:cacheprovider
 	@echo "== go test ./test/e2e against the all-in-one mp (MP_E2E_MODE=mp)"
 	@MP_E2E_MODE=mp $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./test/e2e/
 

@@ -2,11 +2,15 @@ module github.com/messageplane/mp
 
 go 1.26.0
 
-replace github.com/messageplane/mp/proto => ./proto
+replace (
+	github.com/messageplane/mp/client => ./client
+	github.com/messageplane/mp/proto => ./proto
+)
 
 require (
 	github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus v1.1.1
 	github.com/kelseyhightower/envconfig v1.4.0
+	github.com/messageplane/mp/client v0.0.0-00010101000000-000000000000
 	github.com/messageplane/mp/proto v0.0.0-00010101000000-000000000000
 	github.com/pebbe/zmq4 v1.4.0
 	github.com/prometheus/client_golang v1.25.0

@@ -4,6 +4,7 @@ go 1.26.0
 
 replace (
 	github.com/messageplane/mp => ../..
+	github.com/messageplane/mp/client => ../../client
 	github.com/messageplane/mp/proto => ../../proto
 )
 
