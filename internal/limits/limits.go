@@ -1,13 +1,13 @@
 // Package limits holds the stateless limits the edges enforce before any
-// gRPC call (docs/PROTOCOL.md "Limits"): topic rules and payload size. The rpc and
-// ingest edges apply the same rules through this one package.
+// gRPC call (docs/PROTOCOL.md "Limits"): the configured topic length and
+// payload size, applied with protocol's rules. The rpc and ingest edges
+// apply the same limits through this one package.
 package limits
 
 import (
 	"errors"
-	"strings"
-	"unicode/utf8"
 
+	"github.com/messageplane/mp/internal/protocol"
 	"github.com/messageplane/mp/internal/wire"
 )
 
@@ -29,45 +29,24 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Violation names a broken rule; its value is the ingest drop reason and,
-// upper-cased, close to the RPC error code.
-type Violation string
-
-const (
-	OK              Violation = ""
-	TopicRequired   Violation = "topic_required"
-	TopicInvalid    Violation = "topic_invalid"
-	TopicTooLong    Violation = "topic_too_long"
-	PayloadTooLarge Violation = "payload_too_large"
-	BadPayload      Violation = "bad_payload"
-)
-
-// Topic checks a topic name: non-empty, no NUL, at most TopicNameMaxLen
-// characters (inclusive).
-func (c Config) Topic(topic string) Violation {
-	switch {
-	case topic == "":
-		return TopicRequired
-	case strings.IndexByte(topic, 0) >= 0 || !utf8.ValidString(topic):
-		return TopicInvalid
-	case len(topic) > c.TopicNameMaxLen && utf8.RuneCountInString(topic) > c.TopicNameMaxLen:
-		return TopicTooLong
-	}
-	return OK
+// Topic checks a topic name against the topic rules with this edge's
+// length limit.
+func (c Config) Topic(topic string) *protocol.Violation {
+	return protocol.CheckTopic(topic, c.TopicNameMaxLen)
 }
 
 // Payload encodes a decoded payload into its stored form (compact JSON, a
 // non-object x as {"value": x}) and checks its size (inclusive limit).
-func (c Config) Payload(dst []byte, v wire.Value) ([]byte, Violation) {
+func (c Config) Payload(dst []byte, v wire.Value) ([]byte, *protocol.Violation) {
 	if dst == nil {
 		dst = make([]byte, 0, wire.SizeHint(v)+16)
 	}
 	out, err := wire.EncodePayload(dst, v)
 	if err != nil {
-		return dst, BadPayload
+		return dst, protocol.ViolBadPayload
 	}
 	if c.ValidatePayloadBytes && len(out)-len(dst) > c.PayloadMaxBytes {
-		return dst, PayloadTooLarge
+		return dst, protocol.ViolPayloadTooLarge
 	}
-	return out, OK
+	return out, nil
 }

@@ -6,38 +6,12 @@ package decode
 
 import (
 	"github.com/messageplane/mp/internal/limits"
+	"github.com/messageplane/mp/internal/protocol"
 	"github.com/messageplane/mp/internal/wire"
 )
 
 // Reason is a drop reason, the label of mp_ingest_dropped_total.
-type Reason string
-
-const (
-	DecodeError   Reason = "decode_error"
-	BadKind       Reason = "bad_kind"
-	ItemsNotList  Reason = "items_not_list"
-	InvalidStore  Reason = "invalid_store"
-	TooManyTopics Reason = "too_many_topics"
-	// The topic and payload rules are shared with the RPC edge.
-	TopicRequired   = Reason(limits.TopicRequired)
-	TopicInvalid    = Reason(limits.TopicInvalid)
-	TopicTooLong    = Reason(limits.TopicTooLong)
-	PayloadTooLarge = Reason(limits.PayloadTooLarge)
-	BadPayload      = Reason(limits.BadPayload)
-	// StoreError counts items the store refused for an unexpected reason
-	// after retries; it should stay at zero.
-	StoreError Reason = "store_error"
-)
-
-// Reasons lists every reason, so metrics can show zeros.
-var Reasons = []Reason{DecodeError, BadKind, ItemsNotList, InvalidStore, TopicRequired, TopicInvalid,
-	TopicTooLong, TooManyTopics, PayloadTooLarge, BadPayload, StoreError}
-
-// DefaultStore and SnapshotTopic are the defaults of docs/PROTOCOL.md.
-const (
-	DefaultStore  = "messages"
-	SnapshotTopic = "snapshot.all"
-)
+type Reason = protocol.Reason
 
 // Write is one store write: an append (one payload) or a snapshot replace.
 type Write struct {
@@ -96,12 +70,12 @@ func Decode(body []byte, lim limits.Config) Result {
 	}
 	kind, _ := v.Get("kind")
 	if kind.Kind != wire.String {
-		return fail(BadKind)
+		return fail(protocol.DropBadKind)
 	}
 	switch kind.Str {
 	case "delta", "delta_batch":
 		if !hasItems || items.Kind != wire.Array {
-			return fail(ItemsNotList)
+			return fail(protocol.DropItemsNotList)
 		}
 		for _, it := range items.Arr {
 			r.deltaItem(it, lim)
@@ -111,19 +85,19 @@ func Decode(body []byte, lim limits.Config) Result {
 			return fail(reason)
 		}
 	default:
-		return fail(BadKind)
+		return fail(protocol.DropBadKind)
 	}
 	return r
 }
 
 func (r *Result) deltaItem(it wire.Value, lim limits.Config) {
 	if it.Kind != wire.Object {
-		r.drop(BadPayload, 1)
+		r.drop(protocol.DropBadPayload, 1)
 		return
 	}
 	store, ok := storeOf(it)
 	if !ok {
-		r.drop(InvalidStore, 1)
+		r.drop(protocol.DropInvalidStore, 1)
 		return
 	}
 	tv, _ := it.Get("topic")
@@ -134,7 +108,7 @@ func (r *Result) deltaItem(it wire.Value, lim limits.Config) {
 	}
 	pv, ok := it.Get("payload")
 	if !ok {
-		r.drop(BadPayload, 1)
+		r.drop(protocol.DropBadPayload, 1)
 		return
 	}
 	payload, reason := payloadOf(pv, lim)
@@ -160,17 +134,17 @@ func (r *Result) snapshot(v, items wire.Value, hasItems bool, lim limits.Config)
 	case mode.Kind == wire.String && mode.Str == "append":
 		replace = false
 	default:
-		return BadKind
+		return protocol.DropBadKind
 	}
 	if !hasItems || items.Kind != wire.Array {
-		return ItemsNotList
+		return protocol.DropItemsNotList
 	}
 	store, ok := storeOf(v)
 	if !ok {
-		return InvalidStore
+		return protocol.DropInvalidStore
 	}
 	tv, _ := v.Get("topic")
-	topic, reason := topicOf(tv, SnapshotTopic, lim)
+	topic, reason := topicOf(tv, protocol.SnapshotTopic, lim)
 	if reason != "" {
 		return reason
 	}
@@ -179,7 +153,7 @@ func (r *Result) snapshot(v, items wire.Value, hasItems bool, lim limits.Config)
 		// A snapshot item is itself the payload: one that is not an object
 		// is dropped, never wrapped as bus.publish wraps a delta payload.
 		if it.Kind != wire.Object {
-			r.drop(BadPayload, 1)
+			r.drop(protocol.DropBadPayload, 1)
 			continue
 		}
 		payload, reason := payloadOf(it, lim)
@@ -204,7 +178,7 @@ func storeOf(v wire.Value) (string, bool) {
 		s, ok = v.Get("bus")
 	}
 	if !ok || s.Kind == wire.Null {
-		return DefaultStore, true
+		return protocol.DefaultStore, true
 	}
 	if s.Kind != wire.String {
 		return "", false
@@ -221,18 +195,18 @@ func topicOf(tv wire.Value, def string, lim limits.Config) (string, Reason) {
 	case wire.String:
 		topic = tv.Str
 	default:
-		return "", TopicInvalid
+		return "", protocol.DropTopicInvalid
 	}
-	if v := lim.Topic(topic); v != limits.OK {
-		return "", Reason(v)
+	if v := lim.Topic(topic); v != nil {
+		return "", v.Reason
 	}
 	return topic, ""
 }
 
 func payloadOf(pv wire.Value, lim limits.Config) ([]byte, Reason) {
 	payload, v := lim.Payload(nil, pv)
-	if v != limits.OK {
-		return nil, Reason(v)
+	if v != nil {
+		return nil, v.Reason
 	}
 	return payload, ""
 }
@@ -240,5 +214,5 @@ func payloadOf(pv wire.Value, lim limits.Config) ([]byte, Reason) {
 // Undecodable is the result of a message that cannot be decoded at all
 // (also a multipart message): one decode_error.
 func Undecodable() Result {
-	return Result{Items: 1, Drops: map[Reason]int{DecodeError: 1}}
+	return Result{Items: 1, Drops: map[Reason]int{protocol.DropDecodeError: 1}}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/messageplane/mp/internal/grpcx"
 	"github.com/messageplane/mp/internal/lifecycle"
 	"github.com/messageplane/mp/internal/limits"
+	"github.com/messageplane/mp/internal/protocol"
 	"github.com/messageplane/mp/internal/zmqx"
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
 	"github.com/messageplane/mp/services/ingest/internal/decode"
@@ -87,7 +88,7 @@ func Run(ctx context.Context, cfg Config, store mpv1.StoreClient, stats *Stats, 
 				return frames[0], true
 			}
 			stats.ItemsReceived.Add(1)
-			stats.Drop(decode.DecodeError, 1) // multipart: not a message of ours
+			stats.Drop(protocol.DropDecodeError, 1) // multipart: not a message of ours
 		}
 	}
 	var held []byte // read but not yet handed on when shutdown began
@@ -226,15 +227,6 @@ func producerID() string {
 	return fmt.Sprintf("ingest-%s-%s", host, hex.EncodeToString(b[:]))
 }
 
-var rejectReasons = map[mpv1.Reject]decode.Reason{
-	mpv1.Reject_REJECT_INVALID_STORE:   decode.InvalidStore,
-	mpv1.Reject_REJECT_TOPIC_REQUIRED:  decode.TopicRequired,
-	mpv1.Reject_REJECT_TOPIC_INVALID:   decode.TopicInvalid,
-	mpv1.Reject_REJECT_TOPIC_TOO_LONG:  decode.TopicTooLong,
-	mpv1.Reject_REJECT_TOO_MANY_TOPICS: decode.TooManyTopics,
-	mpv1.Reject_REJECT_BAD_PAYLOAD:     decode.BadPayload,
-}
-
 // writeLoop sends batches in order. A batch the store did not confirm is
 // sent again with the same key until it is confirmed (the store applies it
 // once), or until ctx ends at the end of a drain that ran out of time.
@@ -258,14 +250,14 @@ func writeLoop(ctx context.Context, cfg Config, store mpv1.StoreClient, in <-cha
 			if ctx.Err() != nil {
 				log.Error("gave up storing a batch at shutdown", "items", b.items, "err", err)
 				stats.Pending.Add(-int64(b.items))
-				stats.Drop(decode.StoreError, b.items)
+				stats.Drop(protocol.DropStoreError, b.items)
 				break
 			}
 			retryable := grpcx.Unavailable(err) || status.Code(err) == codes.ResourceExhausted
 			if !retryable && attempt >= 3 {
 				log.Error("store refused a batch", "items", b.items, "err", err)
 				stats.Pending.Add(-int64(b.items))
-				stats.Drop(decode.StoreError, b.items)
+				stats.Drop(protocol.DropStoreError, b.items)
 				break
 			}
 			stats.Retries.Add(1)
@@ -291,9 +283,9 @@ func account(b *batch, resp *mpv1.WriteResponse, stats *Stats) {
 			stored++
 			continue
 		}
-		reason, ok := rejectReasons[r.Reject]
-		if !ok {
-			reason = decode.StoreError
+		reason := protocol.DropStoreError
+		if v := protocol.Rejected(r.Reject); v != nil {
+			reason = v.Reason
 		}
 		stats.Drop(reason, 1)
 	}

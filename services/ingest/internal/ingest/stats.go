@@ -8,7 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/messageplane/mp/services/ingest/internal/decode"
+	"github.com/messageplane/mp/internal/protocol"
 )
 
 // Stats counts what ingest did. The counters are the single source for the
@@ -20,18 +20,18 @@ type Stats struct {
 	Retries       atomic.Uint64
 	Batches       atomic.Uint64
 	Pending       atomic.Int64 // items decoded and not yet answered by the store
-	dropped       map[decode.Reason]*atomic.Uint64
+	dropped       map[protocol.Reason]*atomic.Uint64
 	writeLatency  *prometheus.HistogramVec
 
 	log      *slog.Logger
 	mu       sync.Mutex
-	lastWarn map[decode.Reason]time.Time
-	muted    map[decode.Reason]uint64
+	lastWarn map[protocol.Reason]time.Time
+	muted    map[protocol.Reason]uint64
 }
 
 // NewStats registers the ingest metrics.
 func NewStats(reg prometheus.Registerer, log *slog.Logger) *Stats {
-	s := &Stats{log: log, dropped: map[decode.Reason]*atomic.Uint64{}, lastWarn: map[decode.Reason]time.Time{}, muted: map[decode.Reason]uint64{}}
+	s := &Stats{log: log, dropped: map[protocol.Reason]*atomic.Uint64{}, lastWarn: map[protocol.Reason]time.Time{}, muted: map[protocol.Reason]uint64{}}
 	counter := func(name, help string, v *atomic.Uint64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) })
 	}
@@ -49,7 +49,7 @@ func NewStats(reg prometheus.Registerer, log *slog.Logger) *Stats {
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 13), // 0.1 ms .. 6 s (the 5 s write deadline)
 	}, []string{"outcome"})
 	reg.MustRegister(s.writeLatency)
-	for _, r := range decode.Reasons {
+	for _, r := range protocol.Reasons {
 		v := &atomic.Uint64{}
 		s.dropped[r] = v
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -70,7 +70,7 @@ func (s *Stats) WriteDone(d time.Duration, err error) {
 
 // Drop counts n dropped items and warns at most once a minute per reason,
 // saying how many drops the silence hid.
-func (s *Stats) Drop(reason decode.Reason, n int) {
+func (s *Stats) Drop(reason protocol.Reason, n int) {
 	if n <= 0 {
 		return
 	}

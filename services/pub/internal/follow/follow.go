@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/messageplane/mp/internal/grpcx"
+	"github.com/messageplane/mp/internal/protocol"
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
 	"github.com/messageplane/mp/services/pub/internal/publish"
 )
@@ -62,7 +63,7 @@ func (f *Follower) Run(ctx context.Context) {
 			return
 		}
 		f.obs.Reconnect(f.Store)
-		if grpcx.Reason(err) == "OUT_OF_RANGE" || status.Code(err) == codes.OutOfRange {
+		if grpcx.Reason(err) == string(protocol.OutOfRange) || status.Code(err) == codes.OutOfRange {
 			// The store is behind our position in the same epoch: start over
 			// at its head rather than wait for seqs that will never come.
 			f.log.Warn("store is behind the last published seq; restarting at its head", "last", f.last)

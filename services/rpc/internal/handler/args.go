@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/messageplane/mp/internal/protocol"
 	"github.com/messageplane/mp/internal/wire"
 )
 
@@ -146,7 +147,7 @@ func (a *args) store() string {
 	if s, ok := a.str(name); ok {
 		return s
 	}
-	return DefaultStore
+	return protocol.DefaultStore
 }
 
 // topic reads the topic: a string without NUL.

@@ -20,13 +20,11 @@ import (
 	"github.com/messageplane/mp/internal/bufpool"
 	"github.com/messageplane/mp/internal/lifecycle"
 	"github.com/messageplane/mp/internal/limits"
+	"github.com/messageplane/mp/internal/protocol"
 	"github.com/messageplane/mp/internal/storelink"
 	"github.com/messageplane/mp/internal/wire"
 	"github.com/messageplane/mp/services/rpc/internal/publisher"
 )
-
-// DefaultStore is the store used when a request names none.
-const DefaultStore = "messages"
 
 // Config is the RPC edge's share of the limits.
 type Config struct {
@@ -128,24 +126,34 @@ type request struct {
 
 // protoError is an error reply.
 type protoError struct {
-	code    string
+	code    protocol.Code
 	msg     string
 	details wire.Value // object or null
 }
 
-func errorf(code, msg string) *protoError { return &protoError{code: code, msg: msg} }
+// errorf is code with its documented message.
+func errorf(code protocol.Code) *protoError { return &protoError{code: code, msg: code.Message()} }
 
-func errField(field string) *protoError {
-	return &protoError{code: "BAD_ARGS", msg: "invalid args", details: obj("field", wire.StringValue(field))}
+// errWith is code with its message and ": " what.
+func errWith(code protocol.Code, what string) *protoError {
+	return &protoError{code: code, msg: code.Message() + ": " + what}
 }
 
-func errMax(code, msg string, max int) *protoError {
-	return &protoError{code: code, msg: msg, details: obj("max", wire.IntValue(int64(max)))}
+func errField(field string) *protoError {
+	pe := errorf(protocol.BadArgs)
+	pe.details = obj("field", wire.StringValue(field))
+	return pe
+}
+
+func errMax(code protocol.Code, max int) *protoError {
+	pe := errorf(code)
+	pe.details = obj("max", wire.IntValue(int64(max)))
+	return pe
 }
 
 var (
-	errUnavailable = errorf("UNAVAILABLE", "store unavailable")
-	errInternal    = errorf("INTERNAL", "internal error")
+	errUnavailable = errorf(protocol.Unavailable)
+	errInternal    = errorf(protocol.Internal)
 )
 
 // Start begins answering one request; respond is called exactly once,
@@ -163,7 +171,7 @@ func (h *Handler) Start(body []byte, respond Respond) {
 		spec, known := ops[req.op]
 		switch {
 		case !known:
-			h.reply(req, wire.Value{}, errorf("UNKNOWN_OP", "unknown op: "+req.op), respond)
+			h.reply(req, wire.Value{}, errWith(protocol.UnknownOp, req.op), respond)
 		case spec.kind == inline:
 			res, perr := spec.run(h, context.Background(), req.args)
 			h.reply(req, res, perr, respond)
@@ -174,7 +182,7 @@ func (h *Handler) Start(body []byte, respond Respond) {
 		}
 	})
 	if !ok {
-		respond(internalError(), opOf(req), "INTERNAL")
+		respond(internalError(), opOf(req), string(protocol.Internal))
 	}
 }
 
@@ -239,13 +247,14 @@ func (h *Handler) runStoreOp(req *request, spec opSpec, respond Respond) {
 		h.reply(req, res, perr, respond)
 	})
 	if !ok {
-		respond(internalError(), req.op, "INTERNAL")
+		respond(internalError(), req.op, string(protocol.Internal))
 	}
 }
 
 // internalReply answers a request the edge failed on in a way it could not
 // encode (a bug): JSON, whatever the request's encoding.
-const internalReply = `{"v":1,"req_id":null,"ok":false,"result":null,"error":{"code":"INTERNAL","message":"internal error","details":null}}`
+var internalReply = `{"v":1,"req_id":null,"ok":false,"result":null,"error":{"code":"` + string(protocol.Internal) +
+	`","message":"` + protocol.Internal.Message() + `","details":null}}`
 
 // internalError is internalReply in a buffer of its own, as every reply is.
 func internalError() []byte { return append(bufpool.Get(len(internalReply)), internalReply...) }
@@ -267,8 +276,8 @@ func (h *Handler) reply(req *request, result wire.Value, perr *protoError, respo
 		env = append(env,
 			wire.Member{Key: "ok", Val: wire.BoolValue(false)},
 			wire.Member{Key: "result", Val: wire.NullValue()},
-			wire.Member{Key: "error", Val: obj("code", wire.StringValue(perr.code), "message", wire.StringValue(perr.msg), "details", details)})
-		outcome = perr.code
+			wire.Member{Key: "error", Val: obj("code", wire.StringValue(string(perr.code)), "message", wire.StringValue(perr.msg), "details", details)})
+		outcome = string(perr.code)
 	} else {
 		env = append(env,
 			wire.Member{Key: "ok", Val: wire.BoolValue(true)},
@@ -282,7 +291,7 @@ func (h *Handler) reply(req *request, result wire.Value, perr *protoError, respo
 		// Only reachable through a bug (every value here is representable).
 		h.log.Error("encode reply", "err", err, "op", op, "req_id", reqID.Str)
 		out = append(out[:0], internalReply...)
-		outcome = "INTERNAL"
+		outcome = string(protocol.Internal)
 	}
 	if req != nil && req.args != nil {
 		for _, b := range req.args.spliced {
@@ -300,7 +309,7 @@ func (h *Handler) decode(body []byte) (*request, *protoError) {
 	// payload JSON.
 	v, enc, err := wire.DecodeKeeping(body, "payload", 2)
 	if err != nil || v.Kind != wire.Object {
-		return nil, errorf("BAD_REQUEST", "invalid rpc envelope")
+		return nil, errorf(protocol.BadRequest)
 	}
 	req := &request{enc: enc, reqID: wire.NullValue()}
 	env := &args{obj: v, mode: h.cfg.Mode, log: h.log}
@@ -341,7 +350,7 @@ func (h *Handler) decode(body []byte) (*request, *protoError) {
 			if ver.Kind == wire.Unrepresentable {
 				text = []byte("null")
 			}
-			return req, errorf("UNSUPPORTED_VERSION", "unsupported protocol version: "+string(text))
+			return req, errWith(protocol.UnsupportedVersion, string(text))
 		}
 	}
 	req.args = &args{obj: a, enc: enc, mode: h.cfg.Mode, log: h.log, op: req.op, reqID: req.reqID}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/messageplane/mp/internal/grpcx"
 	"github.com/messageplane/mp/internal/lifecycle"
-	"github.com/messageplane/mp/internal/limits"
+	"github.com/messageplane/mp/internal/protocol"
 	"github.com/messageplane/mp/internal/storelink"
 	"github.com/messageplane/mp/internal/wire"
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
@@ -28,11 +28,11 @@ func (h *Handler) call(ctx context.Context) (context.Context, context.CancelFunc
 
 // storeError maps a failed store call to the protocol error.
 func (h *Handler) storeError(err error, op string) *protoError {
-	switch grpcx.Reason(err) {
-	case "INVALID_STORE":
-		return errorf("INVALID_STORE", "invalid store")
-	case "UNSUPPORTED_PLAN":
-		pe := errorf("UNSUPPORTED_PLAN", "unsupported plan")
+	switch code := protocol.Code(grpcx.Reason(err)); code {
+	case protocol.InvalidStore:
+		return errorf(code)
+	case protocol.UnsupportedPlan:
+		pe := errorf(code)
 		pe.details = obj("reason", wire.StringValue(statusMessage(err)))
 		return pe
 	}
@@ -51,20 +51,28 @@ func (h *Handler) checkStore(name string) *protoError {
 	case errors.Is(err, storelink.ErrNoInfo):
 		return errUnavailable
 	case !ok:
-		return errorf("INVALID_STORE", "invalid store")
+		return errorf(protocol.InvalidStore)
 	}
 	return nil
 }
 
+// violation is the answer to a broken item rule.
+func (h *Handler) violation(v *protocol.Violation) *protoError {
+	switch {
+	case v.Field != "":
+		return errField(v.Field)
+	case v == protocol.ViolTopicTooLong:
+		return errMax(v.Code, h.cfg.Limits.TopicNameMaxLen)
+	case v == protocol.ViolPayloadTooLarge:
+		return errMax(v.Code, h.cfg.Limits.PayloadMaxBytes)
+	}
+	return errorf(v.Code)
+}
+
 // checkTopic applies the topic rules (an empty topic is TOPIC_REQUIRED).
 func (h *Handler) checkTopic(topic string) *protoError {
-	switch h.cfg.Limits.Topic(topic) {
-	case limits.TopicRequired:
-		return errorf("TOPIC_REQUIRED", "topic is required")
-	case limits.TopicTooLong:
-		return errMax("TOPIC_TOO_LONG", "topic too long", h.cfg.Limits.TopicNameMaxLen)
-	case limits.TopicInvalid:
-		return errField("topic")
+	if v := h.cfg.Limits.Topic(topic); v != nil {
+		return h.violation(v)
 	}
 	return nil
 }
@@ -132,7 +140,7 @@ func (h *Handler) publish(req *request, respond Respond) {
 			h.reply(req, res, perr, respond)
 		})
 		if !ok {
-			respond(internalError(), req.op, "INTERNAL")
+			respond(internalError(), req.op, string(protocol.Internal))
 		}
 	})
 }
@@ -158,7 +166,7 @@ func (h *Handler) publishItem(a *args) (*mpv1.Item, *protoError) {
 		return nil, pe
 	}
 	if h.cfg.Limits.ValidatePayloadBytes && len(payload) > h.cfg.Limits.PayloadMaxBytes {
-		return nil, errMax("PAYLOAD_TOO_LARGE", "payload too large", h.cfg.Limits.PayloadMaxBytes)
+		return nil, h.violation(protocol.ViolPayloadTooLarge)
 	}
 	return &mpv1.Item{Store: store, Topic: topic, Payload: payload, Encoding: encodingOf(a.enc)}, nil
 }
@@ -184,18 +192,12 @@ func (h *Handler) published(r *mpv1.WriteResult, enc wire.Encoding, err error) (
 		return obj("accepted", wire.BoolValue(true), "event", wire.RawIn(r.Event, enc)), nil
 	case mpv1.Reject_REJECT_EXPIRED:
 		return wire.Value{}, errUnavailable
-	case mpv1.Reject_REJECT_TOO_MANY_TOPICS:
-		return wire.Value{}, errorf("TOO_MANY_TOPICS", "too many topics")
-	case mpv1.Reject_REJECT_INVALID_STORE:
-		return wire.Value{}, errorf("INVALID_STORE", "invalid store")
-	case mpv1.Reject_REJECT_TOPIC_REQUIRED:
-		return wire.Value{}, errorf("TOPIC_REQUIRED", "topic is required")
-	case mpv1.Reject_REJECT_TOPIC_INVALID:
-		return wire.Value{}, errField("topic")
-	default:
-		h.log.Error("store rejected a checked publish", "reject", r.Reject.String())
-		return wire.Value{}, errInternal
 	}
+	if v := protocol.Rejected(r.Reject); v != nil && v != protocol.ViolBadPayload {
+		return wire.Value{}, h.violation(v)
+	}
+	h.log.Error("store rejected a checked publish", "reject", r.Reject.String())
+	return wire.Value{}, errInternal
 }
 
 // readTopic reads an optional topic for reads that default to every topic.
@@ -206,7 +208,7 @@ func (a *args) readTopic() (echo wire.Value, topic string) {
 	if !ok {
 		return wire.NullValue(), ""
 	}
-	if t == "*" {
+	if t == protocol.AllTopics {
 		return wire.StringValue(t), ""
 	}
 	return wire.StringValue(t), t
@@ -252,7 +254,7 @@ func (h *Handler) getRecent(ctx context.Context, a *args) (wire.Value, *protoErr
 		return wire.Value{}, pe
 	}
 	want := topic
-	if topic == "*" {
+	if topic == protocol.AllTopics {
 		want = ""
 	}
 	r, err := h.link.Client().GetRecent(ctx, &mpv1.GetRecentRequest{Store: store, Topic: want, Read: ro})
@@ -338,11 +340,11 @@ func (h *Handler) replay(ctx context.Context, a *args) (wire.Value, *protoError)
 		return wire.Value{}, pe
 	}
 	if !hasPlan {
-		return wire.Value{}, errorf("PLAN_REQUIRED", "plan is required")
+		return wire.Value{}, errorf(protocol.PlanRequired)
 	}
 	planJSON, err := wire.AppendJSON(nil, plan)
 	if err != nil {
-		pe := errorf("UNSUPPORTED_PLAN", "unsupported plan")
+		pe := errorf(protocol.UnsupportedPlan)
 		pe.details = obj("reason", wire.StringValue("plan holds values JSON cannot carry"))
 		return wire.Value{}, pe
 	}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"unicode/utf8"
 
+	"github.com/messageplane/mp/internal/protocol"
 	"github.com/messageplane/mp/internal/wire"
 	"github.com/messageplane/mp/services/store/internal/event"
 )
@@ -23,7 +24,7 @@ const (
 	// upstreamGetLimit is the default limit of an upstream "get" node.
 	upstreamGetLimit = 200
 	// AllTopics is the topic param meaning every topic of the store.
-	AllTopics = "*"
+	AllTopics = protocol.AllTopics
 )
 
 // Error is a plan that cannot be evaluated (UNSUPPORTED_PLAN).
@@ -298,7 +299,7 @@ func (p *parser) topic(params wire.Value, upstream bool) (node, error) {
 		t.Topic = tv.Str
 	}
 	if t.Topic != AllTopics {
-		if !validTopic(t.Topic, p.opts.TopicNameMaxLen) {
+		if protocol.CheckTopic(t.Topic, p.opts.TopicNameMaxLen) != nil {
 			return nil, fail("invalid topic")
 		}
 	}
@@ -403,14 +404,3 @@ func compileRegex(pat wire.Value) (*regexp.Regexp, error) {
 	return re, nil
 }
 
-func validTopic(t string, maxLen int) bool {
-	if t == "" || !utf8.ValidString(t) {
-		return false
-	}
-	for i := 0; i < len(t); i++ {
-		if t[i] == 0 {
-			return false
-		}
-	}
-	return maxLen <= 0 || utf8.RuneCountInString(t) <= maxLen
-}

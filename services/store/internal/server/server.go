@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/messageplane/mp/internal/grpcx"
+	"github.com/messageplane/mp/internal/protocol"
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
 	"github.com/messageplane/mp/services/store/internal/store"
 )
@@ -162,10 +163,10 @@ func toStatus(err error) error {
 	switch {
 	case errors.As(err, &se):
 		c := codes.InvalidArgument
-		if se.Code == "OUT_OF_RANGE" {
+		if se.Code == protocol.OutOfRange {
 			c = codes.OutOfRange
 		}
-		return grpcx.Error(c, se.Code, se.Msg)
+		return grpcx.Error(c, string(se.Code), se.Msg)
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "deadline passed before the store applied the request")
 	case errors.Is(err, context.Canceled):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/messageplane/mp/internal/protocol"
 	"github.com/messageplane/mp/services/store/internal/event"
 	"github.com/messageplane/mp/services/store/internal/replay"
 )
@@ -21,7 +22,7 @@ func (s *Service) Replay(ctx context.Context, store string, planJSON []byte, o R
 	if err != nil {
 		var pe *replay.Error
 		if errors.As(err, &pe) {
-			return Result{}, &Error{"UNSUPPORTED_PLAN", pe.Error()}
+			return Result{}, &Error{protocol.UnsupportedPlan, pe.Error()}
 		}
 		return Result{}, err
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/messageplane/mp/internal/protocol"
 	"github.com/messageplane/mp/services/store/internal/event"
 )
 
@@ -31,15 +32,17 @@ type Config struct {
 
 // Error is a refusal with a docs/PROTOCOL.md error code.
 type Error struct {
-	Code string
+	Code protocol.Code
 	Msg  string
 }
 
 func (e *Error) Error() string { return e.Msg }
 
+func refusal(c protocol.Code) *Error { return &Error{c, c.Message()} }
+
 var (
-	ErrInvalidStore = &Error{"INVALID_STORE", "invalid store"}
-	ErrAheadOfHead  = &Error{"OUT_OF_RANGE", "after_seq is beyond the store's head in this epoch"}
+	ErrInvalidStore = refusal(protocol.InvalidStore)
+	ErrAheadOfHead  = refusal(protocol.OutOfRange)
 )
 
 // Service holds every store.

@@ -2,10 +2,9 @@ package store
 
 import (
 	"context"
-	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/messageplane/mp/internal/protocol"
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
 	"github.com/messageplane/mp/services/store/internal/event"
 )
@@ -51,7 +50,7 @@ func (s *Service) Write(ctx context.Context, req *mpv1.WriteRequest) (*mpv1.Writ
 			items += len(p.drafts)
 			ops[i] = p
 		default:
-			return nil, &Error{"BAD_ARGS", "empty write op"}
+			return nil, &Error{protocol.BadArgs, "empty write op"}
 		}
 	}
 
@@ -165,8 +164,9 @@ func (s *Service) applyOp(op *prepared, now float64, out []*mpv1.WriteResult, to
 	if !ok {
 		return rejectAll(mpv1.Reject_REJECT_INVALID_STORE), nil
 	}
-	if r := CheckTopic(op.topic); r != mpv1.Reject_REJECT_NONE {
-		return rejectAll(r), nil
+	// The name's length is the edges' rule (MP_TOPIC_NAME_MAX_LEN).
+	if v := protocol.CheckTopic(op.topic, 0); v != nil {
+		return rejectAll(protocol.Reject(v)), nil
 	}
 	t := st.topics[op.topic]
 	valid := 0
@@ -202,16 +202,4 @@ func (s *Service) applyOp(op *prepared, now float64, out []*mpv1.WriteResult, to
 		touched[st] = true
 	}
 	return out, evs
-}
-
-// CheckTopic applies the store's own topic rules (the name length limit is
-// the edges'): non-empty, valid UTF-8, no NUL.
-func CheckTopic(topic string) mpv1.Reject {
-	switch {
-	case topic == "":
-		return mpv1.Reject_REJECT_TOPIC_REQUIRED
-	case strings.IndexByte(topic, 0) >= 0 || !utf8.ValidString(topic):
-		return mpv1.Reject_REJECT_TOPIC_INVALID
-	}
-	return mpv1.Reject_REJECT_NONE
 }
