@@ -403,4 +403,3 @@ func compileRegex(pat wire.Value) (*regexp.Regexp, error) {
 	}
 	return re, nil
 }
-
