@@ -16,6 +16,7 @@ import (
 	"github.com/messageplane/mp/internal/admin"
 	"github.com/messageplane/mp/internal/config"
 	"github.com/messageplane/mp/internal/edge"
+	"github.com/messageplane/mp/internal/grpcx"
 	"github.com/messageplane/mp/internal/lifecycle"
 	"github.com/messageplane/mp/internal/logging"
 	"github.com/messageplane/mp/internal/storelink"
@@ -61,6 +62,7 @@ func main() {
 	st, err := storeapp.New(cfg.StoreConfig, logger("store"))
 	config.Check("mp", err)
 	lifecycle.TuneGC(lifecycle.DefaultStoreGC)
+	grpcx.UseBufferPool()
 	lifecycle.Main(log, func(ctx context.Context) error { return run(ctx, cfg, st, log, logger) })
 }
 

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/messageplane/mp/internal/lifecycle"
+	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
 )
 
 // ErrorDomain tags ErrorInfo details that carry a docs/PROTOCOL.md error code.
@@ -54,7 +55,7 @@ func Dial(addr string, maxMsg int, metrics ...*ClientMetrics) (*grpc.ClientConn,
 			MinConnectTimeout: 2 * time.Second,
 		}),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMsg), grpc.MaxCallSendMsgSize(maxMsg), grpc.ForceCodecV2(bulkCodec{})),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMsg), grpc.MaxCallSendMsgSize(maxMsg), grpc.ForceCodecV2(mpv1.Codec{})),
 		grpc.WithInitialWindowSize(window),
 		grpc.WithInitialConnWindowSize(window),
 		grpc.WithReadBufferSize(sockBuf),
@@ -75,7 +76,7 @@ func ServerOptions(maxMsg int, metrics ...*ServerMetrics) []grpc.ServerOption {
 		grpc.InitialConnWindowSize(window),
 		grpc.ReadBufferSize(sockBuf),
 		grpc.WriteBufferSize(sockBuf),
-		grpc.ForceServerCodecV2(bulkCodec{}),
+		grpc.ForceServerCodecV2(mpv1.Codec{}),
 	}, serverMetricOptions(metrics)...)
 }
 

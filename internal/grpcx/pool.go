@@ -6,7 +6,8 @@ import (
 	"github.com/messageplane/mp/internal/bufpool"
 )
 
-// gRPC takes every message buffer (both directions, both sides of the
-// store hop) from one process-wide pool: bufpool's, whose buffers the
-// store's rendered reads are handed over in.
-func init() { experimental.SetDefaultBufferPool(bufpool.Default) }
+// UseBufferPool makes gRPC take every message buffer (both directions, both
+// sides of the store hop) from bufpool's pool, whose tiers fit the
+// multi-megabyte reads the store sends. It changes a process-wide setting,
+// so each main calls it, once, before any gRPC connection exists.
+func UseBufferPool() { experimental.SetDefaultBufferPool(bufpool.Default) }

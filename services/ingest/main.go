@@ -32,6 +32,7 @@ func main() {
 	log, err := logging.New(os.Stdout, "ingest", cfg.LogLevel, cfg.LogFormat)
 	config.Check("mp-ingest", err)
 	lifecycle.TuneGC(lifecycle.DefaultEdgeGC)
+	grpcx.UseBufferPool()
 	lifecycle.Main(log, func(ctx context.Context) error {
 		e, err := edge.Dial("ingest", cfg.Common, cfg.Edge, grpcx.MessageLimit(cfg.MessageLimit()), log)
 		if err != nil {

@@ -32,6 +32,7 @@ func main() {
 	log, err := logging.New(os.Stdout, "pub", cfg.LogLevel, cfg.LogFormat)
 	config.Check("mp-pub", err)
 	lifecycle.TuneGC(lifecycle.DefaultEdgeGC)
+	grpcx.UseBufferPool()
 	lifecycle.Main(log, func(ctx context.Context) error {
 		e, err := edge.Dial("pub", cfg.Common, cfg.Edge, grpcx.MessageLimit(cfg.MaxReplyBytes), log)
 		if err != nil {

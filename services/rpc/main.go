@@ -31,6 +31,7 @@ func main() {
 	log, err := logging.New(os.Stdout, "rpc", cfg.LogLevel, cfg.LogFormat)
 	config.Check("mp-rpc", err)
 	lifecycle.TuneGC(lifecycle.DefaultEdgeGC)
+	grpcx.UseBufferPool()
 	lifecycle.Main(log, func(ctx context.Context) error {
 		e, err := edge.Dial("rpc", cfg.Common, cfg.Edge, grpcx.MessageLimit(cfg.MaxReplyBytes), log)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/messageplane/mp/internal/admin"
 	"github.com/messageplane/mp/internal/config"
+	"github.com/messageplane/mp/internal/grpcx"
 	"github.com/messageplane/mp/internal/lifecycle"
 	"github.com/messageplane/mp/internal/logging"
 	"github.com/messageplane/mp/services/store/app"
@@ -35,6 +36,7 @@ func main() {
 	st, err := app.New(cfg.Config, log)
 	config.Check("mp-store", err)
 	lifecycle.TuneGC(lifecycle.DefaultStoreGC)
+	grpcx.UseBufferPool()
 	lifecycle.Main(log, func(ctx context.Context) error {
 		adm := admin.New("store", log, cfg.Pprof)
 		stop, err := adm.Serve(cfg.HTTPAddr)

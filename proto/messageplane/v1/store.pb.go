@@ -1116,17 +1116,16 @@ func (x *GetSinceRequest) GetRead() *ReadOptions {
 }
 
 type QueryRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Store         string                 `protobuf:"bytes,1,opt,name=store,proto3" json:"store,omitempty"`
-	Topic         string                 `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
-	PluginId      *string                `protobuf:"bytes,3,opt,name=plugin_id,json=pluginId,proto3,oneof" json:"plugin_id,omitempty"`
-	Source        *string                `protobuf:"bytes,4,opt,name=source,proto3,oneof" json:"source,omitempty"`
-	Kind          *string                `protobuf:"bytes,5,opt,name=kind,proto3,oneof" json:"kind,omitempty"`
-	Type          *string                `protobuf:"bytes,6,opt,name=type,proto3,oneof" json:"type,omitempty"`
-	PriorityMin   *int64                 `protobuf:"varint,7,opt,name=priority_min,json=priorityMin,proto3,oneof" json:"priority_min,omitempty"`
-	SinceTs       *float64               `protobuf:"fixed64,8,opt,name=since_ts,json=sinceTs,proto3,oneof" json:"since_ts,omitempty"`
-	UntilTs       *float64               `protobuf:"fixed64,9,opt,name=until_ts,json=untilTs,proto3,oneof" json:"until_ts,omitempty"`
-	Read          *ReadOptions           `protobuf:"bytes,10,opt,name=read,proto3" json:"read,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Store string                 `protobuf:"bytes,1,opt,name=store,proto3" json:"store,omitempty"`
+	Topic string                 `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
+	// equals maps index keys (those docs/PROTOCOL.md lets bus.query filter on
+	// by exact match) to the value they must hold.
+	Equals        map[string]string `protobuf:"bytes,11,rep,name=equals,proto3" json:"equals,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	PriorityMin   *int64            `protobuf:"varint,7,opt,name=priority_min,json=priorityMin,proto3,oneof" json:"priority_min,omitempty"`
+	SinceTs       *float64          `protobuf:"fixed64,8,opt,name=since_ts,json=sinceTs,proto3,oneof" json:"since_ts,omitempty"`
+	UntilTs       *float64          `protobuf:"fixed64,9,opt,name=until_ts,json=untilTs,proto3,oneof" json:"until_ts,omitempty"`
+	Read          *ReadOptions      `protobuf:"bytes,10,opt,name=read,proto3" json:"read,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1175,32 +1174,11 @@ func (x *QueryRequest) GetTopic() string {
 	return ""
 }
 
-func (x *QueryRequest) GetPluginId() string {
-	if x != nil && x.PluginId != nil {
-		return *x.PluginId
+func (x *QueryRequest) GetEquals() map[string]string {
+	if x != nil {
+		return x.Equals
 	}
-	return ""
-}
-
-func (x *QueryRequest) GetSource() string {
-	if x != nil && x.Source != nil {
-		return *x.Source
-	}
-	return ""
-}
-
-func (x *QueryRequest) GetKind() string {
-	if x != nil && x.Kind != nil {
-		return *x.Kind
-	}
-	return ""
-}
-
-func (x *QueryRequest) GetType() string {
-	if x != nil && x.Type != nil {
-		return *x.Type
-	}
-	return ""
+	return nil
 }
 
 func (x *QueryRequest) GetPriorityMin() int64 {
@@ -1671,27 +1649,22 @@ const file_messageplane_v1_store_proto_rawDesc = "" +
 	"\x05store\x18\x01 \x01(\tR\x05store\x12\x14\n" +
 	"\x05topic\x18\x02 \x01(\tR\x05topic\x12\x1b\n" +
 	"\tafter_seq\x18\x03 \x01(\x04R\bafterSeq\x120\n" +
-	"\x04read\x18\x04 \x01(\v2\x1c.messageplane.v1.ReadOptionsR\x04read\"\x9b\x03\n" +
+	"\x04read\x18\x04 \x01(\v2\x1c.messageplane.v1.ReadOptionsR\x04read\"\x95\x03\n" +
 	"\fQueryRequest\x12\x14\n" +
 	"\x05store\x18\x01 \x01(\tR\x05store\x12\x14\n" +
-	"\x05topic\x18\x02 \x01(\tR\x05topic\x12 \n" +
-	"\tplugin_id\x18\x03 \x01(\tH\x00R\bpluginId\x88\x01\x01\x12\x1b\n" +
-	"\x06source\x18\x04 \x01(\tH\x01R\x06source\x88\x01\x01\x12\x17\n" +
-	"\x04kind\x18\x05 \x01(\tH\x02R\x04kind\x88\x01\x01\x12\x17\n" +
-	"\x04type\x18\x06 \x01(\tH\x03R\x04type\x88\x01\x01\x12&\n" +
-	"\fpriority_min\x18\a \x01(\x03H\x04R\vpriorityMin\x88\x01\x01\x12\x1e\n" +
-	"\bsince_ts\x18\b \x01(\x01H\x05R\asinceTs\x88\x01\x01\x12\x1e\n" +
-	"\buntil_ts\x18\t \x01(\x01H\x06R\auntilTs\x88\x01\x01\x120\n" +
+	"\x05topic\x18\x02 \x01(\tR\x05topic\x12A\n" +
+	"\x06equals\x18\v \x03(\v2).messageplane.v1.QueryRequest.EqualsEntryR\x06equals\x12&\n" +
+	"\fpriority_min\x18\a \x01(\x03H\x00R\vpriorityMin\x88\x01\x01\x12\x1e\n" +
+	"\bsince_ts\x18\b \x01(\x01H\x01R\asinceTs\x88\x01\x01\x12\x1e\n" +
+	"\buntil_ts\x18\t \x01(\x01H\x02R\auntilTs\x88\x01\x01\x120\n" +
 	"\x04read\x18\n" +
-	" \x01(\v2\x1c.messageplane.v1.ReadOptionsR\x04readB\f\n" +
-	"\n" +
-	"_plugin_idB\t\n" +
-	"\a_sourceB\a\n" +
-	"\x05_kindB\a\n" +
-	"\x05_typeB\x0f\n" +
+	" \x01(\v2\x1c.messageplane.v1.ReadOptionsR\x04read\x1a9\n" +
+	"\vEqualsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x0f\n" +
 	"\r_priority_minB\v\n" +
 	"\t_since_tsB\v\n" +
-	"\t_until_ts\"\xb5\x01\n" +
+	"\t_until_tsJ\x04\b\x03\x10\x04J\x04\b\x04\x10\x05J\x04\b\x05\x10\x06J\x04\b\x06\x10\a\"\xb5\x01\n" +
 	"\rReplayRequest\x12\x14\n" +
 	"\x05store\x18\x01 \x01(\tR\x05store\x12\x12\n" +
 	"\x04plan\x18\x02 \x01(\fR\x04plan\x120\n" +
@@ -1758,7 +1731,7 @@ func file_messageplane_v1_store_proto_rawDescGZIP() []byte {
 }
 
 var file_messageplane_v1_store_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_messageplane_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_messageplane_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_messageplane_v1_store_proto_goTypes = []any{
 	(Reject)(0),                // 0: messageplane.v1.Reject
 	(Encoding)(0),              // 1: messageplane.v1.Encoding
@@ -1783,6 +1756,7 @@ var file_messageplane_v1_store_proto_goTypes = []any{
 	(*WatchRequest)(nil),       // 20: messageplane.v1.WatchRequest
 	(*WatchEvent)(nil),         // 21: messageplane.v1.WatchEvent
 	(*WatchResponse)(nil),      // 22: messageplane.v1.WatchResponse
+	nil,                        // 23: messageplane.v1.QueryRequest.EqualsEntry
 }
 var file_messageplane_v1_store_proto_depIdxs = []int32{
 	4,  // 0: messageplane.v1.InfoResponse.stores:type_name -> messageplane.v1.StoreHead
@@ -1796,32 +1770,33 @@ var file_messageplane_v1_store_proto_depIdxs = []int32{
 	1,  // 8: messageplane.v1.ReadOptions.encoding:type_name -> messageplane.v1.Encoding
 	14, // 9: messageplane.v1.GetRecentRequest.read:type_name -> messageplane.v1.ReadOptions
 	14, // 10: messageplane.v1.GetSinceRequest.read:type_name -> messageplane.v1.ReadOptions
-	14, // 11: messageplane.v1.QueryRequest.read:type_name -> messageplane.v1.ReadOptions
-	14, // 12: messageplane.v1.ReplayRequest.read:type_name -> messageplane.v1.ReadOptions
-	21, // 13: messageplane.v1.WatchResponse.events:type_name -> messageplane.v1.WatchEvent
-	2,  // 14: messageplane.v1.Store.Info:input_type -> messageplane.v1.InfoRequest
-	8,  // 15: messageplane.v1.Store.Write:input_type -> messageplane.v1.WriteRequest
-	8,  // 16: messageplane.v1.Store.WriteStream:input_type -> messageplane.v1.WriteRequest
-	11, // 17: messageplane.v1.Store.ListTopics:input_type -> messageplane.v1.ListTopicsRequest
-	15, // 18: messageplane.v1.Store.GetRecent:input_type -> messageplane.v1.GetRecentRequest
-	16, // 19: messageplane.v1.Store.GetSince:input_type -> messageplane.v1.GetSinceRequest
-	17, // 20: messageplane.v1.Store.Query:input_type -> messageplane.v1.QueryRequest
-	18, // 21: messageplane.v1.Store.Replay:input_type -> messageplane.v1.ReplayRequest
-	20, // 22: messageplane.v1.Store.Watch:input_type -> messageplane.v1.WatchRequest
-	3,  // 23: messageplane.v1.Store.Info:output_type -> messageplane.v1.InfoResponse
-	10, // 24: messageplane.v1.Store.Write:output_type -> messageplane.v1.WriteResponse
-	10, // 25: messageplane.v1.Store.WriteStream:output_type -> messageplane.v1.WriteResponse
-	13, // 26: messageplane.v1.Store.ListTopics:output_type -> messageplane.v1.ListTopicsResponse
-	19, // 27: messageplane.v1.Store.GetRecent:output_type -> messageplane.v1.ReadResponse
-	19, // 28: messageplane.v1.Store.GetSince:output_type -> messageplane.v1.ReadResponse
-	19, // 29: messageplane.v1.Store.Query:output_type -> messageplane.v1.ReadResponse
-	19, // 30: messageplane.v1.Store.Replay:output_type -> messageplane.v1.ReadResponse
-	22, // 31: messageplane.v1.Store.Watch:output_type -> messageplane.v1.WatchResponse
-	23, // [23:32] is the sub-list for method output_type
-	14, // [14:23] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	23, // 11: messageplane.v1.QueryRequest.equals:type_name -> messageplane.v1.QueryRequest.EqualsEntry
+	14, // 12: messageplane.v1.QueryRequest.read:type_name -> messageplane.v1.ReadOptions
+	14, // 13: messageplane.v1.ReplayRequest.read:type_name -> messageplane.v1.ReadOptions
+	21, // 14: messageplane.v1.WatchResponse.events:type_name -> messageplane.v1.WatchEvent
+	2,  // 15: messageplane.v1.Store.Info:input_type -> messageplane.v1.InfoRequest
+	8,  // 16: messageplane.v1.Store.Write:input_type -> messageplane.v1.WriteRequest
+	8,  // 17: messageplane.v1.Store.WriteStream:input_type -> messageplane.v1.WriteRequest
+	11, // 18: messageplane.v1.Store.ListTopics:input_type -> messageplane.v1.ListTopicsRequest
+	15, // 19: messageplane.v1.Store.GetRecent:input_type -> messageplane.v1.GetRecentRequest
+	16, // 20: messageplane.v1.Store.GetSince:input_type -> messageplane.v1.GetSinceRequest
+	17, // 21: messageplane.v1.Store.Query:input_type -> messageplane.v1.QueryRequest
+	18, // 22: messageplane.v1.Store.Replay:input_type -> messageplane.v1.ReplayRequest
+	20, // 23: messageplane.v1.Store.Watch:input_type -> messageplane.v1.WatchRequest
+	3,  // 24: messageplane.v1.Store.Info:output_type -> messageplane.v1.InfoResponse
+	10, // 25: messageplane.v1.Store.Write:output_type -> messageplane.v1.WriteResponse
+	10, // 26: messageplane.v1.Store.WriteStream:output_type -> messageplane.v1.WriteResponse
+	13, // 27: messageplane.v1.Store.ListTopics:output_type -> messageplane.v1.ListTopicsResponse
+	19, // 28: messageplane.v1.Store.GetRecent:output_type -> messageplane.v1.ReadResponse
+	19, // 29: messageplane.v1.Store.GetSince:output_type -> messageplane.v1.ReadResponse
+	19, // 30: messageplane.v1.Store.Query:output_type -> messageplane.v1.ReadResponse
+	19, // 31: messageplane.v1.Store.Replay:output_type -> messageplane.v1.ReadResponse
+	22, // 32: messageplane.v1.Store.Watch:output_type -> messageplane.v1.WatchResponse
+	24, // [24:33] is the sub-list for method output_type
+	15, // [15:24] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_messageplane_v1_store_proto_init() }
@@ -1840,7 +1815,7 @@ func file_messageplane_v1_store_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messageplane_v1_store_proto_rawDesc), len(file_messageplane_v1_store_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -290,8 +290,18 @@ func (h *Handler) getSince(ctx context.Context, a *args) (wire.Value, *protoErro
 func (h *Handler) query(ctx context.Context, a *args) (wire.Value, *protoError) {
 	store := a.store()
 	echo, topic := a.readTopic()
-	req := &mpv1.QueryRequest{Store: store, Topic: topic,
-		PluginId: a.optStr("plugin_id"), Source: a.optStr("source"), Kind: a.optStr("kind"), Type: a.optStr("type")}
+	req := &mpv1.QueryRequest{Store: store, Topic: topic}
+	for _, k := range protocol.IndexKeys {
+		if !k.Query {
+			continue
+		}
+		if s, ok := a.str(k.Name); ok {
+			if req.Equals == nil {
+				req.Equals = map[string]string{}
+			}
+			req.Equals[k.Name] = s
+		}
+	}
 	if p, ok := a.integer("priority_min", -1<<63); ok {
 		req.PriorityMin = &p
 	}

@@ -57,7 +57,7 @@ func (e *Event) Size() int { return len(e.data) }
 
 // extras decodes the extras: each string key's literal (nil when null)
 // and the generation.
-func (e *Event) extras(lits *[numStrings][]byte) (gen int64, hasGen bool) {
+func (e *Event) extras(lits *[maxStrings][]byte) (gen int64, hasGen bool) {
 	ex := e.data[e.payloadLen:]
 	for i := 0; i < numStrings; i++ {
 		if e.present&(1<<i) == 0 {
@@ -161,7 +161,7 @@ func (e *Event) IndexValue(name string) (wire.Value, bool) {
 	if !ok {
 		return wire.Value{}, false
 	}
-	switch k.kind {
+	switch k.Kind {
 	case priorityKey:
 		return wire.IntValue(e.Priority), true
 	case timestampKey:
@@ -214,7 +214,7 @@ func (r *Renderer) storeTopic(topic string) []byte {
 // AppendJSON renders e as docs/PROTOCOL.md describes an event; Light leaves
 // the payload out.
 func (r *Renderer) AppendJSON(dst []byte, e *Event) []byte {
-	var lits [numStrings][]byte
+	var lits [maxStrings][]byte
 	gen, hasGen := e.extras(&lits)
 	dst = append(dst, `{"seq":`...)
 	dst = strconv.AppendUint(dst, e.Seq, 10)
@@ -228,7 +228,7 @@ func (r *Renderer) AppendJSON(dst []byte, e *Event) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, k.jsonKey...)
-		switch k.kind {
+		switch k.Kind {
 		case priorityKey:
 			dst = strconv.AppendInt(dst, e.Priority, 10)
 		case timestampKey:
@@ -295,12 +295,12 @@ func (r *Renderer) AppendMsgpack(dst []byte, e *Event) []byte {
 	dst = wire.AppendMsgpackStr(dst, strBytes(e.Topic))
 	dst = append(dst, 0xa5, 'i', 'n', 'd', 'e', 'x')
 	dst = wire.AppendMsgpackMap(dst, len(Keys))
-	var lits [numStrings][]byte
+	var lits [maxStrings][]byte
 	gen, hasGen := e.extras(&lits)
 	for i := range Keys {
 		k := &Keys[i]
 		dst = wire.AppendMsgpackStr(dst, strBytes(k.Name))
-		switch k.kind {
+		switch k.Kind {
 		case priorityKey:
 			dst = wire.AppendMsgpackInt(dst, e.Priority)
 		case timestampKey:

@@ -36,33 +36,33 @@ func NewDraft(payload []byte) (*Draft, error) {
 	}
 	d := &Draft{payload: payload}
 	d.fields.PayloadLen = uint32(len(payload))
-	var refs [numStrings][]byte
+	var refs [maxStrings][]byte
 	var gen int64
 	for _, k := range Keys {
-		switch k.kind {
+		switch k.Kind {
 		case stringKey, nonEmptyKey:
-			for _, path := range k.sources {
+			for _, path := range k.Sources {
 				lit := sourceLiteral(raws[:], path)
-				if isString(lit) && (k.kind == stringKey || len(lit) > 2) {
+				if isString(lit) && (k.Kind == stringKey || len(lit) > 2) {
 					refs[k.str] = lit
 					d.fields.Present |= 1 << k.str
 					break
 				}
 			}
 		case priorityKey:
-			v, _ := indexValue(raws[sourceIndex[k.sources[0][0]]])
+			v, _ := indexValue(raws[sourceIndex[k.Sources[0][0]]])
 			d.fields.Priority = Priority(v)
 		case timestampKey:
-			x := raws[sourceIndex[k.sources[0][0]]]
+			x := raws[sourceIndex[k.Sources[0][0]]]
 			if x == nil || string(x) == "null" {
-				x = raws[sourceIndex[k.sources[1][0]]]
+				x = raws[sourceIndex[k.Sources[1][0]]]
 			}
 			if x != nil {
 				v, _ := indexValue(x)
 				d.fields.Timestamp, d.timestampSet = timestampValue(v)
 			}
 		case generationKey:
-			if raw := raws[sourceIndex[k.sources[0][0]]]; raw != nil {
+			if raw := raws[sourceIndex[k.Sources[0][0]]]; raw != nil {
 				v, _ := indexValue(raw)
 				if g, ok := Generation(v); ok {
 					d.fields.Present |= generationBit

@@ -1,65 +1,71 @@
 package event
 
-// The string index keys, numbered in the order their references are kept.
+import "github.com/messageplane/mp/internal/protocol"
+
+// The string index keys are numbered in protocol.IndexKeys' order, which
+// is the order their references are kept in; an event's present byte has
+// a bit per string key and one for generation.
 const (
-	PluginID = iota
-	Source
-	Kind
-	Type
-	ID
-	ConversationID
-	numStrings
+	maxStrings    = 7
+	generationBit = 1 << maxStrings
 )
 
-const generationBit = 1 << numStrings
+// numStrings is how many of the index keys are strings.
+var numStrings = func() int {
+	n := 0
+	for _, k := range protocol.IndexKeys {
+		if k.Kind == stringKey || k.Kind == nonEmptyKey {
+			n++
+		}
+	}
+	if n > maxStrings {
+		panic("event: more string index keys than an event's present byte holds")
+	}
+	return n
+}()
 
-type keyKind uint8
+type keyKind = protocol.IndexKind
 
 const (
-	stringKey     keyKind = iota // a string, even empty (plugin_id, source)
-	nonEmptyKey                  // the first non-empty string among its sources
-	priorityKey                  // an integer, see Priority
-	timestampKey                 // a float, see Timestamp
-	generationKey                // an integer or null, see Generation
+	stringKey     = protocol.IndexString
+	nonEmptyKey   = protocol.IndexNonEmpty
+	priorityKey   = protocol.IndexPriority
+	timestampKey  = protocol.IndexTimestamp
+	generationKey = protocol.IndexGeneration
 )
 
-// Key is one index key: how it is extracted and where it is rendered.
+// Key is one index key as the store uses it: protocol's row, its number
+// among the string keys, and its rendered name.
 type Key struct {
-	Name string
-	kind keyKind
-	str  int // for string keys: its number
-	// sources are the payload paths it is read from, in order of
-	// preference; a path of two names is a key of an object member.
-	sources [][]string
-	jsonKey string // `"name":`
+	protocol.IndexKey
+	str     int // for string keys: its number
+	jsonKey string
 }
 
-// Keys are the nine index keys in docs/PROTOCOL.md's order, which is the
-// order they are rendered in. Adding a key is one row here (and its
-// extraction rule if it is a new kind).
-var Keys = []Key{
-	key("plugin_id", stringKey, PluginID, paths("plugin_id")),
-	key("source", stringKey, Source, paths("source")),
-	key("priority", priorityKey, -1, paths("priority")),
-	key("kind", nonEmptyKey, Kind, paths("kind")),
-	key("type", nonEmptyKey, Type, paths("type", "message_type")),
-	key("timestamp", timestampKey, -1, paths("timestamp", "time")),
-	key("id", nonEmptyKey, ID, paths("message_id", "event_id", "lifecycle_id", "id", "task_id", "run_id")),
-	key("generation", generationKey, -1, paths("generation")),
-	key("conversation_id", nonEmptyKey, ConversationID, [][]string{{"metadata", "conversation_id"}}),
-}
-
-func key(name string, kind keyKind, str int, sources [][]string) Key {
-	return Key{Name: name, kind: kind, str: str, sources: sources, jsonKey: `"` + name + `":`}
-}
-
-func paths(names ...string) [][]string {
-	out := make([][]string, len(names))
-	for i, n := range names {
-		out[i] = []string{n}
+// Keys are protocol.IndexKeys, in their order.
+var Keys = func() []Key {
+	out := make([]Key, len(protocol.IndexKeys))
+	n := 0
+	for i, k := range protocol.IndexKeys {
+		out[i] = Key{IndexKey: k, str: -1, jsonKey: `"` + k.Name + `":`}
+		if k.Kind == stringKey || k.Kind == nonEmptyKey {
+			out[i].str = n
+			n++
+		}
 	}
 	return out
+}()
+
+// StrKey is the number of string key name, or -1.
+func StrKey(name string) int {
+	if k, ok := keyByName[name]; ok {
+		return k.str
+	}
+	return -1
 }
+
+// IDKey is index.id's number, an event's identity in replay's set ops.
+var IDKey = StrKey("id")
 
 // keyByName finds an index key by its name.
 var keyByName = func() map[string]*Key {
@@ -70,17 +76,6 @@ var keyByName = func() map[string]*Key {
 	return m
 }()
 
-// StringKeys are the names of the string keys, by number.
-var StringKeys = func() [numStrings]string {
-	var out [numStrings]string
-	for _, k := range Keys {
-		if k.kind == stringKey || k.kind == nonEmptyKey {
-			out[k.str] = k.Name
-		}
-	}
-	return out
-}()
-
 // maxSources bounds the top-level payload keys the index reads.
 const maxSources = 16
 
@@ -89,7 +84,7 @@ const maxSources = 16
 var sourceIndex = func() map[string]int {
 	m := map[string]int{}
 	for _, k := range Keys {
-		for _, p := range k.sources {
+		for _, p := range k.Sources {
 			if _, ok := m[p[0]]; !ok {
 				m[p[0]] = len(m)
 			}

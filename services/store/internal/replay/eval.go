@@ -301,7 +301,7 @@ type identity struct {
 }
 
 func identityOf(ev *event.Event) identity {
-	if id, ok := ev.Str(event.ID); ok {
+	if id, ok := ev.Str(event.IDKey); ok {
 		return identity{id: id}
 	}
 	return identity{seq: ev.Seq}

@@ -3,21 +3,25 @@ package replay
 import (
 	"regexp"
 
+	"github.com/messageplane/mp/internal/protocol"
 	"github.com/messageplane/mp/internal/wire"
 )
 
 // exactFields are the filter's exact-match fields (index first, then the
-// payload's top level).
-var exactFields = []string{"plugin_id", "source", "kind", "type", "conversation_id"}
-
-// regexFields are the filter's regex fields: param name -> field.
-var regexFields = []struct{ param, field string }{
-	{"plugin_id_re", "plugin_id"},
-	{"source_re", "source"},
-	{"kind_re", "kind"},
-	{"type_re", "type"},
-	{"content_re", "payload.content"},
-}
+// payload's top level), and regexFields its regex params and the field
+// each searches: both from protocol's index key table, and content_re on
+// payload.content.
+var exactFields, regexFields = func() (exact []string, regex []struct{ param, field string }) {
+	for _, k := range protocol.IndexKeys {
+		if k.ReplayExact {
+			exact = append(exact, k.Name)
+		}
+		if k.ReplayRegex {
+			regex = append(regex, struct{ param, field string }{k.Name + "_re", k.Name})
+		}
+	}
+	return exact, append(regex, struct{ param, field string }{"content_re", "payload.content"})
+}()
 
 type regexCond struct {
 	field string

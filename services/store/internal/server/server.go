@@ -15,6 +15,7 @@ import (
 	"github.com/messageplane/mp/internal/grpcx"
 	"github.com/messageplane/mp/internal/protocol"
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
+	"github.com/messageplane/mp/services/store/internal/event"
 	"github.com/messageplane/mp/services/store/internal/store"
 )
 
@@ -103,12 +104,27 @@ func (s *Server) GetSince(ctx context.Context, req *mpv1.GetSinceRequest) (*mpv1
 }
 
 func (s *Server) Query(ctx context.Context, req *mpv1.QueryRequest) (*mpv1.ReadResponse, error) {
-	f := store.Filter{
-		PluginID: req.PluginId, Source: req.Source, Kind: req.Kind, Type: req.Type,
-		PriorityMin: req.PriorityMin, SinceTS: req.SinceTs, UntilTS: req.UntilTs,
+	f := store.Filter{PriorityMin: req.PriorityMin, SinceTS: req.SinceTs, UntilTS: req.UntilTs}
+	for name, value := range req.GetEquals() {
+		k := event.StrKey(name)
+		if k < 0 || !queryable[name] {
+			return nil, status.Errorf(codes.InvalidArgument, "bus.query cannot filter on %q", name)
+		}
+		f.Equals = append(f.Equals, store.Equal{Key: k, Value: value})
 	}
 	return readResponse(s.svc.Query(req.GetStore(), req.GetTopic(), f, readOpts(req.GetRead())))
 }
+
+// queryable are the index keys bus.query filters on by exact match.
+var queryable = func() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range protocol.IndexKeys {
+		if k.Query {
+			m[k.Name] = true
+		}
+	}
+	return m
+}()
 
 func (s *Server) Replay(ctx context.Context, req *mpv1.ReplayRequest) (*mpv1.ReadResponse, error) {
 	return readResponse(s.svc.Replay(ctx, req.GetStore(), req.GetPlan(), readOpts(req.GetRead()), int(req.GetMaxLimit()), int(req.GetTopicNameMaxLen())))

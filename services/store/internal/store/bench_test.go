@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
+	"github.com/messageplane/mp/services/store/internal/event"
 )
 
 const benchPayload = `{"plugin_id":"plugin1","content":"Hello from the benchmark, a payload of roughly two hundred and fifty bytes to look like a real plugin message with some text in it.","priority":5,"kind":"log","type":"output","message_id":"m-000000001","metadata":{"conversation_id":"c1"}}`
@@ -66,10 +67,10 @@ func BenchmarkGetRecent10000(b *testing.B) {
 
 func BenchmarkQuery20000(b *testing.B) {
 	s := filled(b, 20000)
-	plugin, prio := "plugin3", int64(3)
+	prio := int64(3)
 	b.ReportAllocs()
 	for b.Loop() {
-		r, _ := s.Query("messages", "bench", Filter{PluginID: &plugin, PriorityMin: &prio}, ReadOpts{Limit: 10000})
+		r, _ := s.Query("messages", "bench", Filter{Equals: []Equal{{Key: event.StrKey("plugin_id"), Value: "plugin3"}}, PriorityMin: &prio}, ReadOpts{Limit: 10000})
 		if r.Count != 2000 {
 			b.Fatal(r.Count)
 		}

@@ -71,26 +71,25 @@ func (s *Service) GetSince(store, topic string, after uint64, o ReadOpts) (Resul
 	return s.result(st, snap, o, false, head), nil
 }
 
-// Filter is bus.query's conditions; nil fields are not checked.
+// Filter is bus.query's conditions; unset ones are not checked.
 type Filter struct {
-	PluginID, Source, Kind, Type *string
-	PriorityMin                  *int64
-	SinceTS, UntilTS             *float64
+	Equals           []Equal // string index keys that must hold a value
+	PriorityMin      *int64
+	SinceTS, UntilTS *float64
+}
+
+// Equal is one exact-match condition on a string index key.
+type Equal struct {
+	Key   int // event.StrKey
+	Value string
 }
 
 // Match reports whether ev satisfies every set condition.
 func (f *Filter) Match(ev *event.Event) bool {
-	if f.PluginID != nil && !ev.StrEquals(event.PluginID, *f.PluginID) {
-		return false
-	}
-	if f.Source != nil && !ev.StrEquals(event.Source, *f.Source) {
-		return false
-	}
-	if f.Kind != nil && !ev.StrEquals(event.Kind, *f.Kind) {
-		return false
-	}
-	if f.Type != nil && !ev.StrEquals(event.Type, *f.Type) {
-		return false
+	for _, eq := range f.Equals {
+		if !ev.StrEquals(eq.Key, eq.Value) {
+			return false
+		}
 	}
 	if f.PriorityMin != nil && ev.Priority < *f.PriorityMin {
 		return false

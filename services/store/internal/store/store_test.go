@@ -11,6 +11,7 @@ import (
 	"time"
 
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
+	"github.com/messageplane/mp/services/store/internal/event"
 )
 
 type clock struct{ t float64 }
@@ -168,7 +169,6 @@ func TestQuery(t *testing.T) {
 	for i := 1; i <= 6; i++ {
 		write(t, s, item("messages", "a", fmt.Sprintf(`{"plugin_id":"p%d","priority":%d,"timestamp":%d}`, i%2, i, 100+i)))
 	}
-	str := func(s string) *string { return &s }
 	i64 := func(i int64) *int64 { return &i }
 	f64 := func(f float64) *float64 { return &f }
 	cases := []struct {
@@ -178,11 +178,11 @@ func TestQuery(t *testing.T) {
 	}{
 		{Filter{}, 100, "[6 5 4 3 2 1]"},
 		{Filter{}, 2, "[6 5]"},
-		{Filter{PluginID: str("p1")}, 100, "[5 3 1]"},
+		{Filter{Equals: eq("plugin_id", "p1")}, 100, "[5 3 1]"},
 		{Filter{PriorityMin: i64(4)}, 100, "[6 5 4]"},
 		{Filter{SinceTS: f64(102), UntilTS: f64(104)}, 100, "[4 3 2]"},
-		{Filter{PluginID: str("p0"), PriorityMin: i64(3)}, 1, "[6]"},
-		{Filter{Kind: str("x")}, 100, "[]"},
+		{Filter{Equals: eq("plugin_id", "p0"), PriorityMin: i64(3)}, 1, "[6]"},
+		{Filter{Equals: eq("kind", "x")}, 100, "[]"},
 	}
 	for _, c := range cases {
 		for _, topic := range []string{"a", AllTopics} {
@@ -476,3 +476,5 @@ func TestExpiredItemsSkipped(t *testing.T) {
 		t.Fatalf("expired items were stored: %+v", h)
 	}
 }
+
+func eq(key, value string) []Equal { return []Equal{{Key: event.StrKey(key), Value: value}} }

@@ -1,4 +1,4 @@
-package grpcx
+package mpv1
 
 import (
 	"bytes"
@@ -10,24 +10,21 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-
-	"github.com/messageplane/mp/internal/bufpool"
-	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
 )
 
 func bulkSamples() []proto.Message {
 	return []proto.Message{
-		&mpv1.WatchResponse{},
-		&mpv1.WatchResponse{Epoch: "e1", EpochReset: true, Skipped: 3, HeadSeq: 1 << 40, Events: []*mpv1.WatchEvent{
+		&WatchResponse{},
+		&WatchResponse{Epoch: "e1", EpochReset: true, Skipped: 3, HeadSeq: 1 << 40, Events: []*WatchEvent{
 			{Seq: 1, Topic: "a", Event: []byte(`{"seq":1}`)}, {}, {Seq: 3, Topic: "é", Event: []byte(`{}`)}}},
-		&mpv1.ReadResponse{},
-		&mpv1.ReadResponse{Items: []byte(`[{"seq":1},{"seq":2}]`), Truncated: true, HeadSeq: 9, Epoch: "e2", Count: 2},
-		&mpv1.WriteRequest{},
-		&mpv1.WriteRequest{ProducerId: "ingest-1", Batch: 7, ReturnEvents: true, Ops: []*mpv1.WriteOp{
-			{Op: &mpv1.WriteOp_Item{Item: &mpv1.Item{Store: "messages", Topic: "a", Payload: []byte(`{"x":1}`), Deadline: 1764075600123456789}}},
-			{Op: &mpv1.WriteOp_Item{Item: &mpv1.Item{Store: "messages", Topic: "b", Payload: []byte(`{}`)}}},
-			{Op: &mpv1.WriteOp_Replace{Replace: &mpv1.Replace{Store: "export", Topic: "snap", Payloads: [][]byte{[]byte(`{"a":1}`), []byte(`{"b":2}`)}}}},
-			{Op: &mpv1.WriteOp_Replace{Replace: &mpv1.Replace{Topic: "empty"}}},
+		&ReadResponse{},
+		&ReadResponse{Items: []byte(`[{"seq":1},{"seq":2}]`), Truncated: true, HeadSeq: 9, Epoch: "e2", Count: 2},
+		&WriteRequest{},
+		&WriteRequest{ProducerId: "ingest-1", Batch: 7, ReturnEvents: true, Ops: []*WriteOp{
+			{Op: &WriteOp_Item{Item: &Item{Store: "messages", Topic: "a", Payload: []byte(`{"x":1}`), Deadline: 1764075600123456789}}},
+			{Op: &WriteOp_Item{Item: &Item{Store: "messages", Topic: "b", Payload: []byte(`{}`)}}},
+			{Op: &WriteOp_Replace{Replace: &Replace{Store: "export", Topic: "snap", Payloads: [][]byte{[]byte(`{"a":1}`), []byte(`{"b":2}`)}}}},
+			{Op: &WriteOp_Replace{Replace: &Replace{Topic: "empty"}}},
 			{},
 		}},
 	}
@@ -40,7 +37,7 @@ func decodeBoth(t *testing.T, m proto.Message, b []byte) {
 	want := m.ProtoReflect().New().Interface()
 	wantErr := proto.Unmarshal(b, want)
 	got := m.ProtoReflect().New().Interface()
-	gotErr := bulkCodec{}.Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, got)
+	gotErr := Codec{}.Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, got)
 	if (wantErr == nil) != (gotErr == nil) {
 		t.Fatalf("%T from %x: protobuf %v, bulk codec %v", m, b, wantErr, gotErr)
 	}
@@ -79,9 +76,9 @@ func TestBulkCodec(t *testing.T) {
 		decodeBoth(t, m, append(append(b, b...), 0xb8, 0x06, 0x01))
 	}
 	// Other messages go through protobuf.
-	var info mpv1.InfoResponse
-	b, _ := proto.Marshal(&mpv1.InfoResponse{Epoch: "x"})
-	if err := (bulkCodec{}).Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, &info); err != nil || info.Epoch != "x" {
+	var info InfoResponse
+	b, _ := proto.Marshal(&InfoResponse{Epoch: "x"})
+	if err := (Codec{}).Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, &info); err != nil || info.Epoch != "x" {
 		t.Fatalf("fallback: %v %v", &info, err)
 	}
 }
@@ -146,7 +143,7 @@ func scalar(fd protoreflect.FieldDescriptor, k int) protoreflect.Value {
 // TestBulkCodecKnowsEveryField: the hand decoders agree with protobuf on
 // messages with every field set, derived from the proto descriptors.
 func TestBulkCodecKnowsEveryField(t *testing.T) {
-	for _, m := range []proto.Message{&mpv1.WatchResponse{}, &mpv1.ReadResponse{}, &mpv1.WriteRequest{}} {
+	for _, m := range []proto.Message{&WatchResponse{}, &ReadResponse{}, &WriteRequest{}} {
 		for variant := 0; variant < 2; variant++ {
 			full := m.ProtoReflect().New()
 			fill(full, variant)
@@ -166,15 +163,15 @@ func FuzzBulkCodec(f *testing.F) {
 	}
 	f.Add([]byte{0x0a, 0x02, 0xff, 0xfe}) // invalid UTF-8 in a string field
 	f.Fuzz(func(t *testing.T, b []byte) {
-		decodeBoth(t, &mpv1.WatchResponse{}, b)
-		decodeBoth(t, &mpv1.ReadResponse{}, b)
-		decodeBoth(t, &mpv1.WriteRequest{}, b)
+		decodeBoth(t, &WatchResponse{}, b)
+		decodeBoth(t, &ReadResponse{}, b)
+		decodeBoth(t, &WriteRequest{}, b)
 	})
 }
 
 func TestMarshalReadResponse(t *testing.T) {
 	for mask := range 32 {
-		m := &mpv1.ReadResponse{}
+		m := &ReadResponse{}
 		if mask&1 != 0 {
 			m.Items = []byte(`[{"seq":1}]` + strings.Repeat(" ", mask*100))
 		}
@@ -190,7 +187,7 @@ func TestMarshalReadResponse(t *testing.T) {
 		}
 		want, _ := proto.Marshal(m)
 		orig := proto.Clone(m)
-		bs, err := bulkCodec{}.Marshal(m)
+		bs, err := Codec{}.Marshal(m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,7 +196,7 @@ func TestMarshalReadResponse(t *testing.T) {
 		if string(got) != string(want) {
 			t.Fatalf("mask %d: %x, protobuf %x", mask, got, want)
 		}
-		var back mpv1.ReadResponse
+		var back ReadResponse
 		if err := proto.Unmarshal(got, &back); err != nil || !proto.Equal(&back, orig) {
 			t.Fatalf("mask %d: %v %v", mask, &back, err)
 		}
@@ -217,24 +214,24 @@ func TestWriteOpMerges(t *testing.T) {
 	item2 := field(1, msg(field(2, []byte("t"))))
 	replace := field(2, msg(field(2, []byte("r")), field(3, []byte(`{}`))))
 	for _, op := range [][]byte{msg(item1, item2), msg(item1, replace), msg(replace, item1, item2), msg(replace, replace)} {
-		decodeBoth(t, &mpv1.WriteRequest{}, field(3, op))
+		decodeBoth(t, &WriteRequest{}, field(3, op))
 	}
 }
 
 // BenchmarkDecodeWriteRequest: an ingest batch of 1000 items over ten
 // topics, by hand and through protobuf.
 func BenchmarkDecodeWriteRequest(b *testing.B) {
-	req := &mpv1.WriteRequest{ProducerId: "ingest-1", Batch: 9}
+	req := &WriteRequest{ProducerId: "ingest-1", Batch: 9}
 	for i := range 1000 {
-		req.Ops = append(req.Ops, &mpv1.WriteOp{Op: &mpv1.WriteOp_Item{Item: &mpv1.Item{
+		req.Ops = append(req.Ops, &WriteOp{Op: &WriteOp_Item{Item: &Item{
 			Store: "export", Topic: "bench." + strings.Repeat("t", i%10), Payload: []byte(`{"plugin_id":"p","text":"` + strings.Repeat("x", 200) + `"}`)}}})
 	}
 	buf, _ := proto.Marshal(req)
 	b.Run("bulk", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			var m mpv1.WriteRequest
-			if err := (bulkCodec{}).Unmarshal(mem.BufferSlice{mem.SliceBuffer(buf)}, &m); err != nil {
+			var m WriteRequest
+			if err := (Codec{}).Unmarshal(mem.BufferSlice{mem.SliceBuffer(buf)}, &m); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -242,16 +239,10 @@ func BenchmarkDecodeWriteRequest(b *testing.B) {
 	b.Run("protobuf", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			var m mpv1.WriteRequest
+			var m WriteRequest
 			if err := proto.Unmarshal(buf, &m); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-}
-
-func TestBufferPoolInstalled(t *testing.T) {
-	if mem.DefaultBufferPool() != mem.BufferPool(bufpool.Default) {
-		t.Fatalf("gRPC's default pool is %T", mem.DefaultBufferPool())
-	}
 }
