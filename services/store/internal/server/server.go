@@ -46,8 +46,61 @@ func (s *Server) Info(ctx context.Context, _ *mpv1.InfoRequest) (*mpv1.InfoRespo
 }
 
 func (s *Server) Write(ctx context.Context, req *mpv1.WriteRequest) (*mpv1.WriteResponse, error) {
-	resp, err := s.svc.Write(ctx, req)
-	return resp, toStatus(err)
+	b, err := batchOf(req)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.svc.Write(ctx, b)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return writeResponse(res), nil
+}
+
+// batchOf maps a write request onto the store's batch.
+func batchOf(req *mpv1.WriteRequest) (*store.Batch, error) {
+	b := &store.Batch{Producer: req.GetProducerId(), Number: req.GetBatch(), ReturnEvents: req.GetReturnEvents(),
+		Ops: make([]store.Op, len(req.GetOps()))}
+	for i, op := range req.GetOps() {
+		switch x := op.GetOp().(type) {
+		case *mpv1.WriteOp_Item:
+			it := x.Item
+			b.Ops[i] = store.Op{Store: it.GetStore(), Topic: it.GetTopic(), Payloads: [][]byte{it.GetPayload()},
+				Deadline: it.GetDeadline(), Encoding: encoding(it.GetEncoding())}
+		case *mpv1.WriteOp_Replace:
+			r := x.Replace
+			b.Ops[i] = store.Op{Store: r.GetStore(), Topic: r.GetTopic(), Replace: true, Payloads: r.GetPayloads()}
+		default:
+			return nil, status.Error(codes.InvalidArgument, "empty write op")
+		}
+	}
+	return b, nil
+}
+
+func encoding(e mpv1.Encoding) store.Encoding {
+	if e == mpv1.Encoding_ENCODING_MSGPACK {
+		return store.Msgpack
+	}
+	return store.JSON
+}
+
+// writeResponse maps the store's answer onto the internal contract.
+func writeResponse(res *store.WriteResult) *mpv1.WriteResponse {
+	resp := &mpv1.WriteResponse{Epoch: res.Epoch, Duplicate: res.Duplicate, Results: make([]*mpv1.WriteResult, len(res.Items))}
+	results := make([]mpv1.WriteResult, len(res.Items))
+	for i, it := range res.Items {
+		r := &results[i]
+		switch {
+		case it.Expired:
+			r.Reject = mpv1.Reject_REJECT_EXPIRED
+		case it.Refused != nil:
+			r.Reject = protocol.Reject(it.Refused)
+		default:
+			r.Seq, r.Event = it.Seq, it.Event
+		}
+		resp.Results[i] = r
+	}
+	return resp
 }
 
 // WriteStream applies each request of the stream in the order it arrives
@@ -62,9 +115,9 @@ func (s *Server) WriteStream(stream grpc.BidiStreamingServer[mpv1.WriteRequest, 
 		if err != nil {
 			return err
 		}
-		resp, err := s.svc.Write(stream.Context(), req)
+		resp, err := s.Write(stream.Context(), req)
 		if err != nil {
-			return toStatus(err)
+			return err
 		}
 		if err := stream.Send(resp); err != nil {
 			return err
@@ -85,7 +138,7 @@ func (s *Server) ListTopics(ctx context.Context, req *mpv1.ListTopicsRequest) (*
 }
 
 func readOpts(o *mpv1.ReadOptions) store.ReadOpts {
-	return store.ReadOpts{Limit: int(o.GetLimit()), Light: o.GetLight(), MaxBytes: int(o.GetMaxBytes()), Encoding: o.GetEncoding()}
+	return store.ReadOpts{Limit: int(o.GetLimit()), Light: o.GetLight(), MaxBytes: int(o.GetMaxBytes()), Encoding: encoding(o.GetEncoding())}
 }
 
 func readResponse(r store.Result, err error) (*mpv1.ReadResponse, error) {

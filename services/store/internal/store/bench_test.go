@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
 	"github.com/messageplane/mp/services/store/internal/event"
 )
 
@@ -13,11 +12,11 @@ const benchPayload = `{"plugin_id":"plugin1","content":"Hello from the benchmark
 
 func benchWrite(b *testing.B, batch int) {
 	s := newSvc(b, 10000, 20000)
-	ops := make([]*mpv1.WriteOp, batch)
+	ops := make([]Op, batch)
 	for i := range ops {
 		ops[i] = item("messages", fmt.Sprint("t", i%10), benchPayload)
 	}
-	req := &mpv1.WriteRequest{Ops: ops}
+	req := &Batch{Ops: ops}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -33,7 +32,7 @@ func BenchmarkWriteBatch100(b *testing.B) { benchWrite(b, 100) }
 
 func filled(b *testing.B, n int) *Service {
 	s := newSvc(b, 10000, 20000)
-	ops := make([]*mpv1.WriteOp, 0, 100)
+	ops := make([]Op, 0, 100)
 	for i := 0; i < n; i++ {
 		p := fmt.Sprintf(`{"plugin_id":"plugin%d","content":"event %d with some text","priority":%d,"timestamp":%d}`, i%10, i, i%10, 1000000-i)
 		ops = append(ops, item("messages", "bench", p))

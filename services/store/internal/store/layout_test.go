@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
-
-	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
 )
 
 // TestEvictionFreesChunks: a topic's memory follows what it retains, not
@@ -81,7 +79,7 @@ func TestMsgpackReadsSayWhatJSONSays(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mp, err := read(ReadOpts{Limit: 100, Light: light, Encoding: mpv1.Encoding_ENCODING_MSGPACK})
+			mp, err := read(ReadOpts{Limit: 100, Light: light, Encoding: Msgpack})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,7 +3,6 @@ package store
 import (
 	"github.com/messageplane/mp/internal/bufpool"
 	"github.com/messageplane/mp/internal/wire"
-	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
 	"github.com/messageplane/mp/services/store/internal/event"
 )
 
@@ -14,7 +13,7 @@ type ReadOpts struct {
 	Limit    int
 	Light    bool
 	MaxBytes int
-	Encoding mpv1.Encoding
+	Encoding Encoding
 }
 
 // Result is a read's answer: the events rendered as one array.
@@ -168,7 +167,7 @@ func (s *Service) result(st *Store, snap *snapshot, o ReadOpts, keepLast bool, h
 // cut from the back, or from the front with keepLast.
 func render(count int, ev func(int) event.Event, store string, o ReadOpts, keepLast bool) ([]byte, int, bool) {
 	r := event.Renderer{Store: store, Light: o.Light}
-	msgpack := o.Encoding == mpv1.Encoding_ENCODING_MSGPACK
+	msgpack := o.Encoding == Msgpack
 	truncated := false
 	first := 0
 	if keepLast && o.MaxBytes > 0 {

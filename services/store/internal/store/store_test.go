@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/messageplane/mp/internal/protocol"
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
 	"github.com/messageplane/mp/services/store/internal/event"
 )
@@ -28,21 +29,29 @@ func newSvc(t testing.TB, topicMax, maxLen int) *Service {
 	return s
 }
 
-func item(store, topic, payload string) *mpv1.WriteOp {
-	return &mpv1.WriteOp{Op: &mpv1.WriteOp_Item{Item: &mpv1.Item{Store: store, Topic: topic, Payload: []byte(payload)}}}
+func item(store, topic, payload string) Op {
+	return Op{Store: store, Topic: topic, Payloads: [][]byte{[]byte(payload)}}
 }
 
-func replace(store, topic string, payloads ...string) *mpv1.WriteOp {
-	r := &mpv1.Replace{Store: store, Topic: topic}
+func replace(store, topic string, payloads ...string) Op {
+	r := Op{Store: store, Topic: topic, Replace: true}
 	for _, p := range payloads {
 		r.Payloads = append(r.Payloads, []byte(p))
 	}
-	return &mpv1.WriteOp{Op: &mpv1.WriteOp_Replace{Replace: r}}
+	return r
 }
 
-func write(t testing.TB, s *Service, ops ...*mpv1.WriteOp) *mpv1.WriteResponse {
+// reject says an item result the way the internal contract does.
+func reject(r ItemResult) mpv1.Reject {
+	if r.Expired {
+		return mpv1.Reject_REJECT_EXPIRED
+	}
+	return protocol.Reject(r.Refused)
+}
+
+func write(t testing.TB, s *Service, ops ...Op) *WriteResult {
 	t.Helper()
-	resp, err := s.Write(context.Background(), &mpv1.WriteRequest{Ops: ops, ReturnEvents: true})
+	resp, err := s.Write(context.Background(), &Batch{Ops: ops, ReturnEvents: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,9 +115,9 @@ func TestSeqPerStoreAndRejects(t *testing.T) {
 	}{{1, 0}, {1, 0}, {2, 0}, {0, mpv1.Reject_REJECT_INVALID_STORE}, {0, mpv1.Reject_REJECT_TOPIC_REQUIRED},
 		{0, mpv1.Reject_REJECT_TOPIC_INVALID}, {0, mpv1.Reject_REJECT_TOO_MANY_TOPICS}, {0, mpv1.Reject_REJECT_BAD_PAYLOAD}, {3, 0}}
 	for i, w := range want {
-		r := resp.Results[i]
-		if r.Seq != w.seq || r.Reject != w.rej {
-			t.Errorf("result %d: seq %d reject %v, want %d %v", i, r.Seq, r.Reject, w.seq, w.rej)
+		r := resp.Items[i]
+		if r.Seq != w.seq || reject(r) != w.rej {
+			t.Errorf("result %d: seq %d reject %v, want %d %v", i, r.Seq, reject(r), w.seq, w.rej)
 		}
 		if w.rej == 0 && len(r.Event) == 0 {
 			t.Errorf("result %d: no event", i)
@@ -223,8 +232,8 @@ func TestReplaceSnapshot(t *testing.T) {
 	s := newSvc(t, 2, 100)
 	write(t, s, item("messages", "snap", `{"a":1}`), item("messages", "snap", `{"a":2}`))
 	resp := write(t, s, replace("messages", "snap", `{"k":1}`, `[1]`, `{"k":2}`))
-	if resp.Results[0].Seq != 3 || resp.Results[1].Reject != mpv1.Reject_REJECT_BAD_PAYLOAD || resp.Results[2].Seq != 4 {
-		t.Fatalf("replace results %v", resp.Results)
+	if resp.Items[0].Seq != 3 || reject(resp.Items[1]) != mpv1.Reject_REJECT_BAD_PAYLOAD || resp.Items[2].Seq != 4 {
+		t.Fatalf("replace results %v", resp.Items)
 	}
 	r, _ := s.GetRecent("messages", "snap", ReadOpts{Limit: 10})
 	if got := fmt.Sprint(seqs(t, r)); got != "[3 4]" {
@@ -246,29 +255,29 @@ func TestReplaceSnapshot(t *testing.T) {
 	// a full store refuses a snapshot's new topic for each item
 	write(t, s, item("messages", "x", `{}`), item("messages", "y", `{}`))
 	resp = write(t, s, replace("messages", "z", `{}`, `{}`))
-	for _, r := range resp.Results {
-		if r.Reject != mpv1.Reject_REJECT_TOO_MANY_TOPICS {
-			t.Errorf("full store replace: %v", r.Reject)
+	for _, r := range resp.Items {
+		if reject(r) != mpv1.Reject_REJECT_TOO_MANY_TOPICS {
+			t.Errorf("full store replace: %v", reject(r))
 		}
 	}
 	// but replacing an existing topic in a full store works
 	resp = write(t, s, replace("messages", "x", `{"n":1}`))
-	if resp.Results[0].Reject != 0 {
-		t.Errorf("replace existing in full store: %v", resp.Results[0].Reject)
+	if reject(resp.Items[0]) != 0 {
+		t.Errorf("replace existing in full store: %v", reject(resp.Items[0]))
 	}
 }
 
 func TestIdempotentRetry(t *testing.T) {
 	s := newSvc(t, 100, 100)
-	req := &mpv1.WriteRequest{ProducerId: "ingest-1", Batch: 7, Ops: []*mpv1.WriteOp{item("messages", "a", `{}`), item("messages", "a", `{}`)}}
+	req := &Batch{Producer: "ingest-1", Number: 7, Ops: []Op{item("messages", "a", `{}`), item("messages", "a", `{}`)}}
 	r1, _ := s.Write(context.Background(), req)
 	r2, _ := s.Write(context.Background(), req)
-	if !r2.Duplicate || r1.Duplicate || r2.Results[1].Seq != r1.Results[1].Seq {
+	if !r2.Duplicate || r1.Duplicate || r2.Items[1].Seq != r1.Items[1].Seq {
 		t.Errorf("retry not de-duplicated: %v %v", r1, r2)
 	}
-	req.Batch = 8
+	req.Number = 8
 	r3, _ := s.Write(context.Background(), req)
-	if r3.Duplicate || r3.Results[0].Seq != 3 {
+	if r3.Duplicate || r3.Items[0].Seq != 3 {
 		t.Errorf("next batch: %v", r3)
 	}
 	if h := s.Heads(); h[1].HeadSeq != 4 || h[1].Name != "messages" {
@@ -280,7 +289,7 @@ func TestExpiredDeadlineRefused(t *testing.T) {
 	s := newSvc(t, 100, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.Write(ctx, &mpv1.WriteRequest{Ops: []*mpv1.WriteOp{item("messages", "a", `{}`)}}); err == nil {
+	if _, err := s.Write(ctx, &Batch{Ops: []Op{item("messages", "a", `{}`)}}); err == nil {
 		t.Fatal("expired write applied")
 	}
 	if h := s.Heads(); h[1].HeadSeq != 0 {
@@ -460,17 +469,17 @@ func TestExpiredItemsSkipped(t *testing.T) {
 	s := newSvc(t, 100, 100)
 	past := time.Now().Add(-time.Millisecond).UnixNano()
 	future := time.Now().Add(time.Hour).UnixNano()
-	op := func(deadline int64) *mpv1.WriteOp {
-		return &mpv1.WriteOp{Op: &mpv1.WriteOp_Item{Item: &mpv1.Item{Store: "messages", Topic: "a", Payload: []byte(`{}`), Deadline: deadline}}}
+	op := func(deadline int64) Op {
+		return Op{Store: "messages", Topic: "a", Payloads: [][]byte{[]byte(`{}`)}, Deadline: deadline}
 	}
 	resp := write(t, s, op(future), op(past), op(0), op(past))
 	got := []mpv1.Reject{}
-	for _, r := range resp.Results {
-		got = append(got, r.Reject)
+	for _, r := range resp.Items {
+		got = append(got, reject(r))
 	}
 	want := []mpv1.Reject{mpv1.Reject_REJECT_NONE, mpv1.Reject_REJECT_EXPIRED, mpv1.Reject_REJECT_NONE, mpv1.Reject_REJECT_EXPIRED}
-	if !slices.Equal(got, want) || resp.Results[0].Seq != 1 || resp.Results[2].Seq != 2 {
-		t.Fatalf("results %v, want %v with seqs 1 and 2", resp.Results, want)
+	if !slices.Equal(got, want) || resp.Items[0].Seq != 1 || resp.Items[2].Seq != 2 {
+		t.Fatalf("results %v, want %v with seqs 1 and 2", resp.Items, want)
 	}
 	if h := s.Heads()[1]; h.HeadSeq != 2 || h.Retained != 2 {
 		t.Fatalf("expired items were stored: %+v", h)

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/messageplane/mp/internal/protocol"
-	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
 	"github.com/messageplane/mp/services/store/internal/event"
 )
 
@@ -14,56 +13,54 @@ import (
 const maxProducers = 4096
 
 type dedupEntry struct {
-	batch uint64
-	resp  *mpv1.WriteResponse
+	number uint64
+	result *WriteResult
 }
 
 // prepared is one write op with its payloads parsed outside the lock.
 type prepared struct {
-	store, topic string
-	replace      bool
-	deadline     int64          // Unix ns; 0: none (items only)
-	encoding     mpv1.Encoding  // of the returned event (items only)
-	drafts       []*event.Draft // nil entry: the payload is not a JSON object
+	*Op
+	drafts []*event.Draft // nil entry: the payload is not a JSON object
 }
 
 // Write applies a batch of appends and replaces in order, atomically, and
 // answers one result per item. A batch repeating the producer's previous
-// (producer_id, batch) is answered from the first application. Work whose
-// deadline has passed is refused before anything is applied; an item whose
-// own deadline has passed is skipped (REJECT_EXPIRED). The returned events
-// are rendered after the lock is released.
-func (s *Service) Write(ctx context.Context, req *mpv1.WriteRequest) (*mpv1.WriteResponse, error) {
-	ops := make([]prepared, len(req.GetOps()))
+// number is answered from the first application. Work whose context has
+// ended is refused before anything is applied; an item whose own deadline
+// has passed is skipped. The returned events are rendered after the lock is
+// released.
+func (s *Service) Write(ctx context.Context, b *Batch) (*WriteResult, error) {
+	ops := make([]prepared, len(b.Ops))
 	items := 0
-	for i, op := range req.GetOps() {
-		switch x := op.GetOp().(type) {
-		case *mpv1.WriteOp_Item:
-			ops[i] = prepared{store: x.Item.GetStore(), topic: x.Item.GetTopic(), deadline: x.Item.GetDeadline(),
-				encoding: x.Item.GetEncoding(), drafts: []*event.Draft{draft(x.Item.GetPayload())}}
-			items++
-		case *mpv1.WriteOp_Replace:
-			p := prepared{store: x.Replace.GetStore(), topic: x.Replace.GetTopic(), replace: true}
-			for _, pl := range x.Replace.GetPayloads() {
-				p.drafts = append(p.drafts, draft(pl))
-			}
-			items += len(p.drafts)
-			ops[i] = p
-		default:
-			return nil, &Error{protocol.BadArgs, "empty write op"}
+	for i := range b.Ops {
+		op := &b.Ops[i]
+		if !op.Replace && len(op.Payloads) != 1 {
+			return nil, &Error{protocol.BadArgs, "an append carries one payload"}
 		}
+		ops[i] = prepared{Op: op, drafts: make([]*event.Draft, len(op.Payloads))}
+		for k, p := range op.Payloads {
+			ops[i].drafts[k] = draft(p)
+		}
+		items += len(op.Payloads)
 	}
-
-	resp, stored, err := s.apply(ctx, req, ops, items)
+	res, stored, err := s.apply(ctx, b, ops, items)
 	renderStored(stored)
-	return resp, err
+	return res, err
+}
+
+// storedEvent is an event a write returns, rendered after the lock.
+type storedEvent struct {
+	result   *ItemResult
+	store    string
+	ev       event.Event
+	encoding Encoding
 }
 
 // renderStored renders the events a write returns into their results.
 func renderStored(stored []storedEvent) {
 	for _, st := range stored {
 		r := event.Renderer{Store: st.store}
-		if st.encoding == mpv1.Encoding_ENCODING_MSGPACK {
+		if st.encoding == Msgpack {
 			st.result.Event = r.AppendMsgpack(make([]byte, 0, r.JSONSize(&st.ev)), &st.ev)
 		} else {
 			st.result.Event = r.AppendJSON(make([]byte, 0, r.JSONSize(&st.ev)), &st.ev)
@@ -71,48 +68,45 @@ func renderStored(stored []storedEvent) {
 	}
 }
 
-// storedEvent is an event a write returns, rendered after the lock.
-type storedEvent struct {
-	result   *mpv1.WriteResult
-	store    string
-	ev       event.Event
-	encoding mpv1.Encoding
-}
-
-func (s *Service) apply(ctx context.Context, req *mpv1.WriteRequest, ops []prepared, items int) (*mpv1.WriteResponse, []storedEvent, error) {
+func (s *Service) apply(ctx context.Context, b *Batch, ops []prepared, items int) (*WriteResult, []storedEvent, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	producer := req.GetProducerId()
-	if producer != "" {
-		if d := s.dedup[producer]; d != nil && d.batch == req.GetBatch() {
-			return &mpv1.WriteResponse{Results: d.resp.Results, Epoch: d.resp.Epoch, Duplicate: true}, nil, nil
+	if b.Producer != "" {
+		if d := s.dedup[b.Producer]; d != nil && d.number == b.Number {
+			return &WriteResult{Items: d.result.Items, Epoch: d.result.Epoch, Duplicate: true}, nil, nil
 		}
 	}
 
 	now := s.cfg.Now()
 	wall := time.Now().UnixNano()
-	resp := &mpv1.WriteResponse{Epoch: s.epoch, Results: make([]*mpv1.WriteResult, 0, items)}
-	var stored []storedEvent
+	res := &WriteResult{Epoch: s.epoch, Items: make([]ItemResult, 0, items)}
+	type returned struct {
+		item  int
+		store string
+		ev    event.Event
+		enc   Encoding
+	}
+	var ret []returned
 	touched := map[*Store]bool{}
 	for i := range ops {
 		op := &ops[i]
-		if op.deadline != 0 && wall > op.deadline {
+		if op.Deadline != 0 && wall > op.Deadline {
 			// Its caller has stopped waiting and will hear UNAVAILABLE:
 			// storing it anyway would make that answer a lie.
-			resp.Results = append(resp.Results, &mpv1.WriteResult{Reject: mpv1.Reject_REJECT_EXPIRED})
+			res.Items = append(res.Items, ItemResult{Expired: true})
 			continue
 		}
-		first := len(resp.Results)
+		first := len(res.Items)
 		var evs []event.Event
-		resp.Results, evs = s.applyOp(op, now, resp.Results, touched)
-		if req.GetReturnEvents() {
+		res.Items, evs = s.applyOp(op, now, res.Items, touched)
+		if b.ReturnEvents {
 			k := 0
-			for j := first; j < len(resp.Results); j++ {
-				if resp.Results[j].Reject == mpv1.Reject_REJECT_NONE {
-					stored = append(stored, storedEvent{result: resp.Results[j], store: op.store, ev: evs[k], encoding: op.encoding})
+			for j := first; j < len(res.Items); j++ {
+				if res.Items[j].Refused == nil {
+					ret = append(ret, returned{j, op.Store, evs[k], op.Encoding})
 					k++
 				}
 			}
@@ -122,9 +116,14 @@ func (s *Service) apply(ctx context.Context, req *mpv1.WriteRequest, ops []prepa
 		st.compact()
 		st.wake()
 	}
+	// Results are final now that Items no longer grows.
+	stored := make([]storedEvent, len(ret))
+	for i, r := range ret {
+		stored[i] = storedEvent{result: &res.Items[r.item], store: r.store, ev: r.ev, encoding: r.enc}
+	}
 
-	if producer != "" {
-		if _, known := s.dedup[producer]; !known && len(s.dedup) >= maxProducers {
+	if b.Producer != "" {
+		if _, known := s.dedup[b.Producer]; !known && len(s.dedup) >= maxProducers {
 			for k := range s.dedup { // evict an arbitrary producer
 				delete(s.dedup, k)
 				break
@@ -134,9 +133,9 @@ func (s *Service) apply(ctx context.Context, req *mpv1.WriteRequest, ops []prepa
 		// it must be whole by then.
 		renderStored(stored)
 		stored = nil
-		s.dedup[producer] = &dedupEntry{batch: req.GetBatch(), resp: resp}
+		s.dedup[b.Producer] = &dedupEntry{number: b.Number, result: res}
 	}
-	return resp, stored, nil
+	return res, stored, nil
 }
 
 func draft(payload []byte) *event.Draft {
@@ -149,35 +148,35 @@ func draft(payload []byte) *event.Draft {
 
 // applyOp runs one op under the write lock, appends its results and
 // returns the events it stored.
-func (s *Service) applyOp(op *prepared, now float64, out []*mpv1.WriteResult, touched map[*Store]bool) ([]*mpv1.WriteResult, []event.Event) {
-	rejectAll := func(r mpv1.Reject) []*mpv1.WriteResult {
+func (s *Service) applyOp(op *prepared, now float64, out []ItemResult, touched map[*Store]bool) ([]ItemResult, []event.Event) {
+	rejectAll := func(v *protocol.Violation) []ItemResult {
 		for _, d := range op.drafts {
 			if d == nil {
-				out = append(out, &mpv1.WriteResult{Reject: mpv1.Reject_REJECT_BAD_PAYLOAD})
+				out = append(out, ItemResult{Refused: protocol.ViolBadPayload})
 			} else {
-				out = append(out, &mpv1.WriteResult{Reject: r})
+				out = append(out, ItemResult{Refused: v})
 			}
 		}
 		return out
 	}
-	st, ok := s.stores[op.store]
+	st, ok := s.stores[op.Store]
 	if !ok {
-		return rejectAll(mpv1.Reject_REJECT_INVALID_STORE), nil
+		return rejectAll(protocol.ViolInvalidStore), nil
 	}
 	// The name's length is the edges' rule (MP_TOPIC_NAME_MAX_LEN).
-	if v := protocol.CheckTopic(op.topic, 0); v != nil {
-		return rejectAll(protocol.Reject(v)), nil
+	if v := protocol.CheckTopic(op.Topic, 0); v != nil {
+		return rejectAll(v), nil
 	}
-	t := st.topics[op.topic]
+	t := st.topics[op.Topic]
 	valid := 0
 	for _, d := range op.drafts {
 		if d != nil {
 			valid++
 		}
 	}
-	if op.replace {
+	if op.Replace {
 		if t == nil && valid > 0 && len(st.topics) >= s.cfg.TopicMax {
-			return rejectAll(mpv1.Reject_REJECT_TOO_MANY_TOPICS), nil
+			return rejectAll(protocol.ViolTooManyTopics), nil
 		}
 		if t != nil {
 			st.dropTopic(t)
@@ -185,19 +184,19 @@ func (s *Service) applyOp(op *prepared, now float64, out []*mpv1.WriteResult, to
 		}
 		touched[st] = true
 	} else if t == nil && valid > 0 && len(st.topics) >= s.cfg.TopicMax {
-		return rejectAll(mpv1.Reject_REJECT_TOO_MANY_TOPICS), nil
+		return rejectAll(protocol.ViolTooManyTopics), nil
 	}
 	evs := make([]event.Event, 0, valid)
 	for _, d := range op.drafts {
 		if d == nil {
-			out = append(out, &mpv1.WriteResult{Reject: mpv1.Reject_REJECT_BAD_PAYLOAD})
+			out = append(out, ItemResult{Refused: protocol.ViolBadPayload})
 			continue
 		}
 		if t == nil {
-			t = st.newTopic(op.topic, now)
+			t = st.newTopic(op.Topic, now)
 		}
 		ev := st.add(t, d, now, s.cfg.TopicMaxLen)
-		out = append(out, &mpv1.WriteResult{Seq: ev.Seq})
+		out = append(out, ItemResult{Seq: ev.Seq})
 		evs = append(evs, ev)
 		touched[st] = true
 	}
