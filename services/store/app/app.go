@@ -21,6 +21,7 @@ import (
 	"github.com/messageplane/mp/internal/grpcx"
 	"github.com/messageplane/mp/internal/storelink"
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
+	"github.com/messageplane/mp/services/store/internal/jetstream"
 	"github.com/messageplane/mp/services/store/internal/server"
 	"github.com/messageplane/mp/services/store/internal/store"
 )
@@ -32,6 +33,13 @@ type Config struct {
 	TopicMax      int      `envconfig:"TOPIC_MAX" default:"10000" desc:"topics per store"`
 	TopicMaxLen   int      `envconfig:"TOPIC_MAXLEN" default:"20000" desc:"events retained per topic (oldest evicted)"`
 	MaxReplyBytes int      `envconfig:"MAX_REPLY_BYTES" default:"67108864" desc:"largest read reply; sizes gRPC message limits"`
+
+	Backend     string `envconfig:"STORE_BACKEND" default:"memory" desc:"memory (events live in this process only) or jetstream (NATS JetStream is the log of record: a restart loses nothing)"`
+	DataDir     string `envconfig:"STORE_DATA_DIR" default:"" desc:"jetstream without MP_NATS_URL: the embedded NATS server's storage directory"`
+	NatsURL     string `envconfig:"NATS_URL" default:"" desc:"jetstream: an existing NATS system (comma-separated URLs) instead of the embedded server"`
+	Replicas    int    `envconfig:"JETSTREAM_REPLICAS" default:"1" desc:"jetstream: replicas of each stream (NATS cluster)"`
+	Sync        string `envconfig:"JETSTREAM_SYNC" default:"default" desc:"embedded jetstream: flush to disk \"always\" or every duration (default: the server's, 2m); a crash of the process loses nothing acknowledged, power loss what came after the last flush"`
+	PayloadSize int    `envconfig:"PAYLOAD_MAX_BYTES" default:"1048576" desc:"largest payload, as compact JSON bytes"`
 }
 
 // Store is the store service.
@@ -39,18 +47,36 @@ type Store struct {
 	cfg      Config
 	svc      *store.Service
 	srv      *server.Server
+	jsLog    *jetstream.Log // the log of record, or nil (memory)
 	stopping chan struct{}
 	log      *slog.Logger
 }
 
-// New builds an empty store with a fresh epoch.
+// New builds the store: empty with a fresh epoch in memory, or with
+// JetStream as its log of record (the view loads from it in Run).
 func New(cfg Config, log *slog.Logger) (*Store, error) {
-	svc, err := store.New(store.Config{Stores: cfg.Stores, TopicMax: cfg.TopicMax, TopicMaxLen: cfg.TopicMaxLen})
+	sc := store.Config{Stores: cfg.Stores, TopicMax: cfg.TopicMax, TopicMaxLen: cfg.TopicMaxLen, Logger: log}
+	var jsLog *jetstream.Log
+	if cfg.Backend == "jetstream" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		var err error
+		jsLog, err = jetstream.Open(ctx, jetstream.Config{URL: cfg.NatsURL, DataDir: cfg.DataDir, Replicas: cfg.Replicas, Sync: cfg.Sync,
+			Stores: cfg.Stores, TopicMaxLen: cfg.TopicMaxLen, MaxPayload: cfg.PayloadSize, Log: log})
+		if err != nil {
+			return nil, fmt.Errorf("jetstream: %w", err)
+		}
+		sc.Log = jsLog
+	}
+	svc, err := store.New(sc)
 	if err != nil {
+		if jsLog != nil {
+			jsLog.Close()
+		}
 		return nil, err
 	}
 	stopping := make(chan struct{})
-	return &Store{cfg: cfg, svc: svc, srv: server.New(svc, stopping), stopping: stopping, log: log}, nil
+	return &Store{cfg: cfg, svc: svc, srv: server.New(svc, stopping), jsLog: jsLog, stopping: stopping, log: log}, nil
 }
 
 // Client calls the store in this process, without serialization.
@@ -61,10 +87,23 @@ func (s *Store) Client() mpv1.StoreClient { return storelink.InProcess(s.srv) }
 // stream and stops within grace.
 func (s *Store) Run(ctx context.Context, adm *admin.Server, grace time.Duration) error {
 	m := newMetrics(adm.Registry(), s.svc)
+	adm.AddCheck("store", func(context.Context) error { return s.svc.Loaded() })
 	endStreams := sync.OnceFunc(func() { close(s.stopping) })
 	defer endStreams()
+	// The view follows the log until the very end: edges draining into
+	// the store are answered once it shows their writes.
+	viewCtx, stopView := context.WithCancel(context.Background())
+	viewDone := make(chan struct{})
+	go func() { defer close(viewDone); s.svc.Run(viewCtx) }()
+	defer func() {
+		stopView()
+		<-viewDone
+		if s.jsLog != nil {
+			s.jsLog.Close()
+		}
+	}()
+	go s.announce(ctx)
 	if s.cfg.Listen == "" {
-		s.log.Info("store ready", "epoch", s.svc.Epoch(), "stores", s.cfg.Stores)
 		<-ctx.Done()
 		return nil
 	}
@@ -80,12 +119,20 @@ func (s *Store) Run(ctx context.Context, adm *admin.Server, grace time.Duration)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	grpcMetrics.InitializeMetrics(gs)
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	hs.SetServingStatus("messageplane.v1.Store", healthpb.HealthCheckResponse_SERVING)
+	for _, name := range []string{"", "messageplane.v1.Store"} {
+		hs.SetServingStatus(name, healthpb.HealthCheckResponse_NOT_SERVING)
+	}
+	go func() { // serving once the view has loaded the log
+		if s.waitLoaded(ctx) {
+			for _, name := range []string{"", "messageplane.v1.Store"} {
+				hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+			}
+		}
+	}()
 
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
-	s.log.Info("ready", "grpc", lis.Addr().String(), "epoch", s.svc.Epoch(), "stores", s.cfg.Stores)
+	s.log.Info("listening", "grpc", lis.Addr().String())
 
 	select {
 	case <-ctx.Done():
@@ -106,10 +153,40 @@ func (s *Store) Run(ctx context.Context, adm *admin.Server, grace time.Duration)
 	return nil
 }
 
+// waitLoaded waits until the view has loaded the log (false: ctx ended).
+func (s *Store) waitLoaded(ctx context.Context) bool {
+	for s.svc.Loaded() != nil {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return true
+}
+
+// announce logs the store ready once its view has loaded.
+func (s *Store) announce(ctx context.Context) {
+	start := time.Now()
+	if s.waitLoaded(ctx) {
+		s.log.Info("store ready", "backend", s.cfg.Backend, "epoch", s.svc.Epoch(), "stores", s.cfg.Stores,
+			"loaded_in", time.Since(start).Round(time.Millisecond).String())
+	}
+}
+
 // Validate checks the configuration.
 func (c Config) Validate() error {
 	if len(c.Stores) == 0 {
 		return errors.New("MP_STORES must name at least one store")
+	}
+	switch c.Backend {
+	case "memory":
+	case "jetstream":
+		if c.NatsURL == "" && c.DataDir == "" {
+			return errors.New("MP_STORE_BACKEND=jetstream needs MP_STORE_DATA_DIR (embedded NATS) or MP_NATS_URL")
+		}
+	default:
+		return fmt.Errorf("MP_STORE_BACKEND %q is not memory or jetstream", c.Backend)
 	}
 	return nil
 }

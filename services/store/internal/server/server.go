@@ -236,6 +236,8 @@ func toStatus(err error) error {
 			c = codes.OutOfRange
 		}
 		return grpcx.Error(c, string(se.Code), se.Msg)
+	case errors.Is(err, store.ErrNotReady):
+		return status.Error(codes.Unavailable, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "deadline passed before the store applied the request")
 	case errors.Is(err, context.Canceled):

@@ -31,6 +31,9 @@ const AllTopics = ""
 // GetRecent returns the newest o.Limit events of a topic (or of the store),
 // oldest first; truncation keeps the newest.
 func (s *Service) GetRecent(store, topic string, o ReadOpts) (Result, error) {
+	if err := s.Loaded(); err != nil {
+		return Result{}, err
+	}
 	st, err := s.store(store)
 	if err != nil {
 		return Result{}, err
@@ -47,6 +50,9 @@ func (s *Service) GetRecent(store, topic string, o ReadOpts) (Result, error) {
 // GetSince returns the first o.Limit events with seq > after, ascending;
 // truncation keeps the lowest seqs.
 func (s *Service) GetSince(store, topic string, after uint64, o ReadOpts) (Result, error) {
+	if err := s.Loaded(); err != nil {
+		return Result{}, err
+	}
 	st, err := s.store(store)
 	if err != nil {
 		return Result{}, err
@@ -105,6 +111,9 @@ func (f *Filter) Match(ev *event.Event) bool {
 // Query returns matching events newest first, at most o.Limit; truncation
 // keeps the first (newest) items.
 func (s *Service) Query(store, topic string, f Filter, o ReadOpts) (Result, error) {
+	if err := s.Loaded(); err != nil {
+		return Result{}, err
+	}
 	st, err := s.store(store)
 	if err != nil {
 		return Result{}, err

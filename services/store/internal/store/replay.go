@@ -14,6 +14,9 @@ import (
 // after it is released. Results keep their plan order; truncation keeps the
 // first items.
 func (s *Service) Replay(ctx context.Context, store string, planJSON []byte, o ReadOpts, maxLimit, topicNameMaxLen int) (Result, error) {
+	if err := s.Loaded(); err != nil {
+		return Result{}, err
+	}
 	st, err := s.store(store)
 	if err != nil {
 		return Result{}, err

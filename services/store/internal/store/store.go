@@ -7,10 +7,10 @@
 package store
 
 import (
-	"crypto/rand"
-	"encoding/hex"
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sort"
 	"sync"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/messageplane/mp/internal/protocol"
 	"github.com/messageplane/mp/services/store/internal/event"
+	"github.com/messageplane/mp/services/store/internal/logrec"
 )
 
 // Config is the store's authority over stores and retention.
@@ -28,6 +29,10 @@ type Config struct {
 	TopicMaxLen int // events retained per topic
 	// Now returns Unix seconds; tests replace it.
 	Now func() float64
+	// Log is the log of record; nil keeps the events in memory only.
+	Log logrec.Log
+	// Logger reports trouble following the log (nil: discarded).
+	Logger *slog.Logger
 }
 
 // Error is a refusal with a docs/PROTOCOL.md error code.
@@ -53,6 +58,12 @@ type Service struct {
 	mu     sync.RWMutex
 	stores map[string]*Store
 	dedup  map[string]*dedupEntry
+
+	// With a log of record:
+	log     logrec.Log
+	ready   chan struct{}       // closed once the view has caught up with the log
+	writeMu sync.Mutex          // one write at a time
+	applied map[string]*applied // producers' last batches, as the log holds them
 }
 
 // Store is one named store.
@@ -69,6 +80,8 @@ type Store struct {
 	retained      int    // events held by the store's topics
 	retainedBytes int    // their memory: bytes, record and log entry
 	evicted       uint64 // events pushed out by MP_TOPIC_MAXLEN
+
+	pending map[string][]pendingPart // a replace's records until its last arrives (log of record)
 }
 
 // logEntry places one event in its store's seq order: its topic and its
@@ -94,9 +107,17 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = func() float64 { return float64(time.Now().UnixNano()) / 1e9 }
 	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	s := &Service{cfg: cfg, epoch: hex.EncodeToString(b[:]), stores: map[string]*Store{}, dedup: map[string]*dedupEntry{}}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{cfg: cfg, stores: map[string]*Store{}, dedup: map[string]*dedupEntry{}, ready: make(chan struct{}),
+		log: cfg.Log, applied: map[string]*applied{}}
+	if s.log != nil {
+		s.epoch = s.log.Epoch()
+	} else {
+		s.epoch = logrec.NewEpoch()
+		close(s.ready) // the view is the whole record: nothing to load
+	}
 	for _, n := range cfg.Stores {
 		if n == "" {
 			return nil, errors.New("empty store name")
@@ -111,8 +132,29 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Epoch identifies this incarnation of the in-memory store.
+// Epoch identifies this incarnation of the store: a new one at every start
+// of the in-memory store, the log's with a log of record.
 func (s *Service) Epoch() string { return s.epoch }
+
+// Run keeps the view in step with the log of record until ctx ends (with
+// no log it just waits).
+func (s *Service) Run(ctx context.Context) {
+	if s.log == nil {
+		<-ctx.Done()
+		return
+	}
+	s.follow(ctx, s.ready)
+}
+
+// Loaded reports nil once the view shows everything the log held at start.
+func (s *Service) Loaded() error {
+	select {
+	case <-s.ready:
+		return nil
+	default:
+		return ErrNotReady
+	}
+}
 
 // Names are the store names, sorted.
 func (s *Service) Names() []string { return s.names }
@@ -196,24 +238,35 @@ func (st *Store) newTopic(name string, now float64) *Topic {
 	return t
 }
 
-// add stores one accepted event, evicting the topic's oldest when full, and
-// returns a view of it.
-func (st *Store) add(t *Topic, d *event.Draft, now float64, maxLen int) event.Event {
-	st.seq++
-	evicted, abs := t.push(d.Fields(st.seq, now), d, maxLen)
+// add stores one accepted event with its seq (above every seq the store
+// holds), evicting the topic's oldest when full, and returns a view of it.
+func (st *Store) add(t *Topic, d *event.Draft, seq uint64, ts float64, maxLen int) event.Event {
+	st.seq = seq
+	evicted, abs := t.push(d.Fields(seq, ts), d, maxLen)
 	if evicted.size > 0 {
 		st.dead++
 		st.retained--
 		st.retainedBytes -= int(evicted.size) + perEvent
 		st.evicted++
 	}
-	st.log = append(st.log, logEntry{seq: st.seq, topic: t.id, pos: uint32(abs)})
+	st.log = append(st.log, logEntry{seq: seq, topic: t.id, pos: uint32(abs)})
 	st.retained++
 	st.retainedBytes += d.Size() + perEvent
 	t.countTotal++
-	t.lastTS = now
-	t.lastSeq = st.seq
+	t.lastTS = ts
+	t.lastSeq = seq
 	return t.view(t.len() - 1)
+}
+
+// find returns the event with seq, if the store still holds it.
+func (st *Store) find(seq uint64) (event.Event, bool) {
+	i := st.logAfter(seq - 1)
+	if i < len(st.log) && st.log[i].seq == seq {
+		if t, k, ok := st.resolve(st.log[i]); ok {
+			return t.view(k), true
+		}
+	}
+	return event.Event{}, false
 }
 
 // dropTopic removes a topic and all its events.

@@ -22,11 +22,7 @@ func (c *clock) now() float64 { c.t += 1; return c.t }
 func newSvc(t testing.TB, topicMax, maxLen int) *Service {
 	t.Helper()
 	c := &clock{t: 1000}
-	s, err := New(Config{Stores: []string{"messages", "events"}, TopicMax: topicMax, TopicMaxLen: maxLen, Now: c.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return withBackend(t, Config{Stores: []string{"messages", "events"}, TopicMax: topicMax, TopicMaxLen: maxLen, Now: c.now})
 }
 
 func item(store, topic, payload string) Op {

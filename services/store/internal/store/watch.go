@@ -39,6 +39,9 @@ type WatchEvent struct {
 // the next batch (a stream follows every write, and a fresh render buffer
 // per batch was a third of the store's garbage under ingest).
 func (s *Service) Watch(ctx context.Context, store string, after uint64, epoch string, fromHead bool, send func(*WatchBatch) error) error {
+	if err := s.Loaded(); err != nil {
+		return err
+	}
 	st, err := s.store(store)
 	if err != nil {
 		return err

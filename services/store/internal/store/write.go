@@ -43,6 +43,9 @@ func (s *Service) Write(ctx context.Context, b *Batch) (*WriteResult, error) {
 		}
 		items += len(op.Payloads)
 	}
+	if s.log != nil {
+		return s.writeLogged(ctx, b, ops)
+	}
 	res, stored, err := s.apply(ctx, b, ops, items)
 	renderStored(stored)
 	return res, err
@@ -195,7 +198,7 @@ func (s *Service) applyOp(op *prepared, now float64, out []ItemResult, touched m
 		if t == nil {
 			t = st.newTopic(op.Topic, now)
 		}
-		ev := st.add(t, d, now, s.cfg.TopicMaxLen)
+		ev := st.add(t, d, st.seq+1, now, s.cfg.TopicMaxLen)
 		out = append(out, ItemResult{Seq: ev.Seq})
 		evs = append(evs, ev)
 		touched[st] = true

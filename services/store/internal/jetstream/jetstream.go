@@ -1,0 +1,417 @@
+// Package jetstream is the store's log of record on NATS JetStream: one
+// stream per store, each topic one subject, each event one message whose
+// stream sequence is the event's seq. The store builds its in-memory view
+// from the streams at start and follows them (logrec.Log).
+//
+// JetStream does the hard parts: it orders, persists (and, with replicas,
+// replicates) the events, evicts a topic's oldest past its limit
+// (MaxMsgsPerSubject), replaces a topic atomically (an atomic batch whose
+// first message rolls up the subject) and removes one (a purge). A
+// message's headers carry what the view must show exactly as before a
+// restart: the topic, the event's ts, the topic's count_total and
+// created_at, and which write it came from.
+package jetstream
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/messageplane/mp/services/store/internal/logrec"
+)
+
+// Config says where the log lives and how it keeps events.
+type Config struct {
+	// URL of an existing NATS system (comma-separated seeds); empty runs an
+	// embedded server with no network listener in this process.
+	URL string
+	// DataDir is the embedded server's storage directory.
+	DataDir string
+	// Replicas of each stream (1 for an embedded server).
+	Replicas int
+	// Sync is how often the embedded server flushes to disk: "always" or a
+	// duration. A process crash loses nothing acknowledged either way;
+	// power loss can lose what was acknowledged since the last flush.
+	Sync string
+	// Stores are the store names; TopicMaxLen the events kept per topic.
+	Stores      []string
+	TopicMaxLen int
+	// MaxPayload is the largest payload the edges accept (bytes).
+	MaxPayload int
+	Log        *slog.Logger
+}
+
+// Message headers; the NATS ones are JetStream's own.
+const (
+	hdrTopic     = "Mp-Topic"
+	hdrTS        = "Mp-Ts"
+	hdrCount     = "Mp-Count"
+	hdrCreated   = "Mp-Created"
+	hdrPart      = "Mp-Part" // "k/n" for the k-th of a replace's n events
+	hdrProducer  = "Mp-Producer"
+	hdrBatch     = "Mp-Batch"
+	hdrItem      = "Mp-Item"
+	hdrRollup    = "Nats-Rollup"
+	hdrBatchID   = "Nats-Batch-Id"
+	hdrBatchSeq  = "Nats-Batch-Sequence"
+	hdrCommit    = "Nats-Batch-Commit"
+	epochKey     = "mp-epoch"
+	maxBatchMsgs = 1 << 20 // a replace's events in one atomic batch (embedded server)
+)
+
+// Log is a JetStream log of record.
+type Log struct {
+	cfg    Config
+	ns     *server.Server // the embedded server, or nil
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	epoch  string
+	stream map[string]jetstream.Stream
+	batch  atomic.Uint64 // atomic batch ids
+}
+
+// Open connects (starting the embedded server when there is no URL) and
+// makes sure every store's stream exists with the settings above. Every
+// stream carries the epoch; when any is missing they all get a new one,
+// since that store's seqs start again at 1.
+func Open(ctx context.Context, cfg Config) (*Log, error) {
+	l := &Log{cfg: cfg, stream: map[string]jetstream.Stream{}}
+	if cfg.Replicas < 1 {
+		cfg.Replicas = 1
+	}
+	var opts []nats.Option
+	url := cfg.URL
+	if url == "" {
+		ns, err := embedded(cfg)
+		if err != nil {
+			return nil, err
+		}
+		l.ns, url = ns, ns.ClientURL()
+		opts = append(opts, nats.InProcessServer(ns))
+	}
+	opts = append(opts, nats.Name("mp-store"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("nats %s: %w", url, err)
+	}
+	l.nc = nc
+	if need := int64(cfg.MaxPayload) + 4096; nc.MaxPayload() < need {
+		l.Close()
+		return nil, fmt.Errorf("nats max_payload %d is below the largest event (%d bytes with headers): raise it", nc.MaxPayload(), need)
+	}
+	if l.js, err = jetstream.New(nc); err != nil {
+		l.Close()
+		return nil, err
+	}
+	if err := l.streams(ctx); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// embedded starts a JetStream server in this process, with no listener.
+func embedded(cfg Config) (*server.Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("MP_STORE_DATA_DIR is required for the embedded JetStream server")
+	}
+	o := &server.Options{
+		ServerName: "mp-store", JetStream: true, StoreDir: cfg.DataDir, DontListen: true, NoSigs: true, NoLog: true,
+		MaxPayload: int32(min(cfg.MaxPayload+64<<10, 64<<20)),
+		// A replace is one atomic batch: as many events as a snapshot holds.
+		JetStreamLimits: server.JSLimitOpts{MaxBatchSize: maxBatchMsgs, MaxBatchTimeout: 30 * time.Second},
+	}
+	switch cfg.Sync {
+	case "", "default":
+	case "always":
+		o.SyncAlways = true
+	default:
+		d, err := time.ParseDuration(cfg.Sync)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("MP_JETSTREAM_SYNC %q is not \"always\" or a duration", cfg.Sync)
+		}
+		o.SyncInterval = d
+	}
+	ns, err := server.NewServer(o)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats-server: %w", err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("embedded nats-server did not start within 30s")
+	}
+	return ns, nil
+}
+
+// streamName and subject name a store's stream and a topic's subject. A
+// topic may hold any character but NUL, so it travels base64url-encoded
+// as one subject token (and raw in a header).
+func streamName(store string) string { return "MP_" + token(store) }
+
+func subjects(store string) string { return "mp." + token(store) + ".>" }
+
+func subject(store, topic string) string {
+	return "mp." + token(store) + "." + base64.RawURLEncoding.EncodeToString([]byte(topic))
+}
+
+func token(s string) string {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return "x" + hex.EncodeToString([]byte(s))
+		}
+	}
+	return s
+}
+
+func (l *Log) streams(ctx context.Context) error {
+	var found []string // epochs of the streams that exist
+	missing := false
+	for _, name := range l.cfg.Stores {
+		s, err := l.js.Stream(ctx, streamName(name))
+		switch {
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			missing = true
+		case err != nil:
+			return fmt.Errorf("stream of store %s: %w", name, err)
+		default:
+			found = append(found, s.CachedInfo().Config.Metadata[epochKey])
+		}
+	}
+	l.epoch = ""
+	if !missing && len(found) > 0 {
+		l.epoch = found[0]
+		for _, e := range found {
+			if e != l.epoch || e == "" {
+				l.epoch = ""
+				break
+			}
+		}
+	}
+	if l.epoch == "" {
+		l.epoch = logrec.NewEpoch()
+		if len(found) > 0 {
+			l.cfg.Log.Warn("the JetStream streams are incomplete or disagree on their epoch: starting a new epoch", "epoch", l.epoch)
+		}
+	}
+	for _, name := range l.cfg.Stores {
+		cfg := jetstream.StreamConfig{
+			Name:               streamName(name),
+			Subjects:           []string{subjects(name)},
+			Storage:            jetstream.FileStorage,
+			Replicas:           l.cfg.Replicas,
+			Retention:          jetstream.LimitsPolicy,
+			Discard:            jetstream.DiscardOld,
+			MaxMsgsPerSubject:  int64(l.cfg.TopicMaxLen),
+			AllowRollup:        true,
+			AllowAtomicPublish: true,
+			AllowDirect:        true,
+			Duplicates:         time.Minute,
+			Metadata:           map[string]string{epochKey: l.epoch},
+		}
+		s, err := l.js.CreateOrUpdateStream(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("stream of store %s: %w", name, err)
+		}
+		l.stream[name] = s
+	}
+	return nil
+}
+
+// Epoch is the epoch every stream carries.
+func (l *Log) Epoch() string { return l.epoch }
+
+// Close closes the connection and stops an embedded server.
+func (l *Log) Close() {
+	if l.nc != nil {
+		l.nc.Drain()
+	}
+	if l.ns != nil {
+		l.ns.Shutdown()
+		l.ns.WaitForShutdown()
+	}
+}
+
+func (l *Log) message(st, topic string, r *logrec.Record) *nats.Msg {
+	m := nats.NewMsg(subject(st, topic))
+	m.Data = r.Payload
+	m.Header.Set(hdrTopic, topic)
+	m.Header.Set(hdrTS, strconv.FormatFloat(r.TS, 'g', -1, 64))
+	m.Header.Set(hdrCount, strconv.FormatUint(r.CountTotal, 10))
+	m.Header.Set(hdrCreated, strconv.FormatFloat(r.CreatedAt, 'g', -1, 64))
+	if r.Producer != "" {
+		m.Header.Set(hdrProducer, r.Producer)
+		m.Header.Set(hdrBatch, strconv.FormatUint(r.Batch, 10))
+		m.Header.Set(hdrItem, strconv.Itoa(r.Item))
+	}
+	if r.Parts > 0 {
+		m.Header.Set(hdrPart, strconv.Itoa(r.Part)+"/"+strconv.Itoa(r.Parts))
+	}
+	return m
+}
+
+// Append records appends in order: every message is published before any
+// acknowledgement is awaited; one connection keeps them in that order.
+func (l *Log) Append(ctx context.Context, st string, recs []logrec.Record) ([]uint64, error) {
+	futures := make([]jetstream.PubAckFuture, len(recs))
+	for i := range recs {
+		f, err := l.js.PublishMsgAsync(l.message(st, recs[i].Topic, &recs[i]), jetstream.WithExpectStream(streamName(st)))
+		if err != nil {
+			return nil, err
+		}
+		futures[i] = f
+	}
+	seqs := make([]uint64, len(recs))
+	for i, f := range futures {
+		select {
+		case ack := <-f.Ok():
+			seqs[i] = ack.Sequence
+		case err := <-f.Err():
+			return nil, err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return seqs, nil
+}
+
+// Replace records a topic's new events as one atomic batch whose first
+// message rolls up the subject: the topic's earlier events are gone at the
+// moment its new ones are there, and not before.
+func (l *Log) Replace(ctx context.Context, st, topic string, recs []logrec.Record) ([]uint64, error) {
+	id := fmt.Sprintf("mp-%x-%d", time.Now().UnixNano(), l.batch.Add(1))
+	var ack *jetstream.PubAck
+	for i := range recs {
+		m := l.message(st, topic, &recs[i])
+		m.Header.Set(hdrBatchID, id)
+		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
+		if i == 0 {
+			m.Header.Set(hdrRollup, jetstream.MsgRollupSubject)
+		}
+		if i < len(recs)-1 {
+			if err := l.nc.PublishMsg(m); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		m.Header.Set(hdrCommit, "1")
+		var err error
+		if ack, err = l.js.PublishMsg(ctx, m); err != nil {
+			return nil, fmt.Errorf("replace %q: %w", topic, err)
+		}
+	}
+	// An atomic batch is stored in one run of sequences.
+	seqs := make([]uint64, len(recs))
+	for i := range seqs {
+		seqs[i] = ack.Sequence - uint64(len(recs)-1-i)
+	}
+	return seqs, nil
+}
+
+// Remove purges a topic's subject.
+func (l *Log) Remove(ctx context.Context, st, topic string) error {
+	return l.stream[st].Purge(ctx, jetstream.WithPurgeSubject(subject(st, topic)))
+}
+
+// Follow hands the view the store's records from after on, in runs of what
+// has arrived, through an ordered consumer (which recreates itself across
+// reconnects without gaps).
+func (l *Log) Follow(ctx context.Context, st string, after uint64, apply func([]logrec.Record), caughtUp func(head uint64)) error {
+	s := l.stream[st]
+	info, err := s.Info(ctx)
+	if err != nil {
+		return err
+	}
+	head := info.State.LastSeq
+	if head <= after {
+		caughtUp(head)
+		caughtUp = nil
+	}
+	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: after + 1,
+	})
+	if err != nil {
+		return err
+	}
+	it, err := c.Messages(jetstream.PullMaxMessages(4096))
+	if err != nil {
+		return err
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	run := make([]logrec.Record, 0, 256)
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		r, pending, err := record(msg)
+		if err != nil {
+			l.cfg.Log.Error("a message of the log cannot be read; skipped", "store", st, "err", err)
+			continue
+		}
+		run = append(run, r)
+		// Hand over runs: what is already here, up to a few hundred.
+		if pending > 0 && len(run) < cap(run) {
+			continue
+		}
+		apply(run)
+		run = run[:0]
+		if caughtUp != nil && (pending == 0 || r.Seq >= head) {
+			caughtUp(head)
+			caughtUp = nil
+		}
+	}
+}
+
+// record reads a message back into the record it was written from, and
+// says how many more the consumer has waiting.
+func record(msg jetstream.Msg) (logrec.Record, uint64, error) {
+	md, err := msg.Metadata()
+	if err != nil {
+		return logrec.Record{}, 0, err
+	}
+	h := msg.Headers()
+	r := logrec.Record{Seq: md.Sequence.Stream, Topic: h.Get(hdrTopic), Payload: msg.Data(), Producer: h.Get(hdrProducer)}
+	var errs []error
+	num := func(key string, f func(string) error) {
+		if v := h.Get(key); v != "" {
+			errs = append(errs, f(v))
+		}
+	}
+	num(hdrTS, func(v string) (err error) { r.TS, err = strconv.ParseFloat(v, 64); return })
+	num(hdrCreated, func(v string) (err error) { r.CreatedAt, err = strconv.ParseFloat(v, 64); return })
+	num(hdrCount, func(v string) (err error) { r.CountTotal, err = strconv.ParseUint(v, 10, 64); return })
+	num(hdrBatch, func(v string) (err error) { r.Batch, err = strconv.ParseUint(v, 10, 64); return })
+	num(hdrItem, func(v string) (err error) { r.Item, err = strconv.Atoi(v); return })
+	num(hdrPart, func(v string) error {
+		k, n, ok := strings.Cut(v, "/")
+		var e1, e2 error
+		r.Part, e1 = strconv.Atoi(k)
+		r.Parts, e2 = strconv.Atoi(n)
+		if !ok {
+			return fmt.Errorf("%s %q", hdrPart, v)
+		}
+		return errors.Join(e1, e2)
+	})
+	if r.Topic == "" {
+		errs = append(errs, fmt.Errorf("seq %d has no %s header", r.Seq, hdrTopic))
+	}
+	return r, md.NumPending, errors.Join(errs...)
+}
