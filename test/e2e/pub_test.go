@@ -301,6 +301,7 @@ func readSince(t testing.TB, c *client.Client, store string, after, upTo uint64)
 // of the new epoch are published from seq 1.
 func TestPubFollowsStoreRestart(t *testing.T) {
 	testenv.SplitOnly(t)
+	testenv.MemoryOnly(t)
 	cl := startAll(t)
 	c := dial(t, cl.RPC, client.JSON)
 	sub := subscribe(t, cl.PUB, "messages.", "export.probe")

@@ -51,6 +51,20 @@ var Services = []string{"store", "rpc", "ingest", "pub"}
 // e2e suite runs against both.
 func AllInOne() bool { return os.Getenv("MP_E2E_MODE") == "mp" }
 
+// JetStream reports whether clusters keep their events in the store's
+// JetStream backend (MP_E2E_STORE=jetstream: an embedded NATS server in a
+// temporary directory per cluster) rather than in memory (the default).
+func JetStream() bool { return os.Getenv("MP_E2E_STORE") == "jetstream" }
+
+// MemoryOnly skips a test whose claim holds for the in-memory store alone
+// (a restart starts a new epoch).
+func MemoryOnly(t testing.TB) {
+	t.Helper()
+	if JetStream() {
+		t.Skip("a restart of the in-memory store starts a new epoch; the JetStream store keeps its events")
+	}
+}
+
 // SplitOnly skips a test that stops, pauses or restarts one service on its
 // own, which the all-in-one process cannot do.
 func SplitOnly(t testing.TB) {
@@ -277,6 +291,9 @@ func NewCluster(t testing.TB, env map[string]string) *Cluster {
 		StoreHTTP: hp(), RPCHTTP: hp(), PubHTTP: hp(), IngestHTTP: hp(), Env: env}
 	if AllInOne() {
 		c.RPCHTTP, c.PubHTTP, c.IngestHTTP = c.StoreHTTP, c.StoreHTTP, c.StoreHTTP
+	}
+	if JetStream() {
+		c.Env = merge(map[string]string{"MP_STORE_BACKEND": "jetstream", "MP_STORE_DATA_DIR": t.TempDir()}, env)
 	}
 	return c
 }
