@@ -73,7 +73,7 @@ func run(ctx context.Context, cfg Config, st *storeapp.Store, log *slog.Logger, 
 	adm := admin.New("mp", log, cfg.Pprof)
 	link := storelink.Local(st.Client(), log)
 	defer link.Close()
-	adm.AddCheck("store", link.Ready)
+	adm.AddCheck("store-link", link.Ready)
 	stopAdmin, err := adm.Serve(cfg.HTTPAddr)
 	if err != nil {
 		return err

@@ -382,6 +382,7 @@ func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 // without a gap, and reports a store restart (a new epoch).
 func TestMpctlTailAcrossRestarts(t *testing.T) {
 	testenv.SplitOnly(t)
+	testenv.MemoryOnly(t)
 	c := startAll(t)
 	rpc, err := client.Dial(c.RPC, client.Options{Timeout: time.Second})
 	if err != nil {

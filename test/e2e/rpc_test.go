@@ -366,6 +366,7 @@ func TestRPCPipelining(t *testing.T) {
 // within 2 s; once it is back they succeed and report a new epoch.
 func TestRPCStoreDown(t *testing.T) {
 	testenv.SplitOnly(t)
+	testenv.MemoryOnly(t)
 	cl := startRPC(t, nil)
 	c := dial(t, cl.RPC, client.JSON)
 	before := mustOK(t, c, "health", nil)["epoch"]

@@ -87,7 +87,9 @@ func (s *Store) Client() mpv1.StoreClient { return storelink.InProcess(s.srv) }
 // stream and stops within grace.
 func (s *Store) Run(ctx context.Context, adm *admin.Server, grace time.Duration) error {
 	m := newMetrics(adm.Registry(), s.svc)
-	adm.AddCheck("store", func(context.Context) error { return s.svc.Loaded() })
+	// Ready once the view has loaded the log and the gRPC health service
+	// says so too, in that order.
+	serving := adm.AddFlag("store")
 	endStreams := sync.OnceFunc(func() { close(s.stopping) })
 	defer endStreams()
 	// The view follows the log until the very end: edges draining into
@@ -104,6 +106,9 @@ func (s *Store) Run(ctx context.Context, adm *admin.Server, grace time.Duration)
 	}()
 	go s.announce(ctx)
 	if s.cfg.Listen == "" {
+		if s.waitLoaded(ctx) {
+			serving()
+		}
 		<-ctx.Done()
 		return nil
 	}
@@ -127,6 +132,7 @@ func (s *Store) Run(ctx context.Context, adm *admin.Server, grace time.Duration)
 			for _, name := range []string{"", "messageplane.v1.Store"} {
 				hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 			}
+			serving()
 		}
 	}()
 
@@ -155,14 +161,12 @@ func (s *Store) Run(ctx context.Context, adm *admin.Server, grace time.Duration)
 
 // waitLoaded waits until the view has loaded the log (false: ctx ended).
 func (s *Store) waitLoaded(ctx context.Context) bool {
-	for s.svc.Loaded() != nil {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(20 * time.Millisecond):
-		}
+	select {
+	case <-s.svc.Ready():
+		return true
+	case <-ctx.Done():
+		return false
 	}
-	return true
 }
 
 // announce logs the store ready once its view has loaded.

@@ -146,6 +146,9 @@ func (s *Service) Run(ctx context.Context) {
 	s.follow(ctx, s.ready)
 }
 
+// Ready is closed once the view shows everything the log held at start.
+func (s *Service) Ready() <-chan struct{} { return s.ready }
+
 // Loaded reports nil once the view shows everything the log held at start.
 func (s *Service) Loaded() error {
 	select {
