@@ -28,6 +28,9 @@ TOOLS := $(CURDIR)/.tools/bin
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 TEST_TIMEOUT ?= 9m
+# The e2e cases that also run on the JetStream store: the store's own, its
+# restarts and crashes, and what PUB and ordering make of them.
+E2E_JETSTREAM := ^(TestStore|TestPub|TestPublishOrder|TestCrash|TestIngestStorePaused|TestRPCStoreHung|TestMpctlTail)
 # Debian's interpreter, which python3-zmq and python3-msgpack install into
 # (a python3 earlier on PATH, e.g. pyenv's, lacks them).
 PYTHON ?= /usr/bin/python3
@@ -74,6 +77,8 @@ test: lint build
 	@cd clients/python && MP_BIN_DIR=$(CURDIR)/bin $(PYTHON) -m pytest -q -p no:cacheprovider
 	@echo "== go test ./test/e2e against the all-in-one mp (MP_E2E_MODE=mp)"
 	@MP_E2E_MODE=mp $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./test/e2e/
+	@echo "== go test ./test/e2e: the store, restart and PUB cases on the JetStream store (MP_E2E_STORE=jetstream)"
+	@MP_E2E_STORE=jetstream $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -run '$(E2E_JETSTREAM)' ./test/e2e/
 
 # test-deploy: the static checks of the chart and the compose file
 # (test/deploy). Apart from make test because the Helm SDK and Kubernetes
