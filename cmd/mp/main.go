@@ -71,7 +71,7 @@ func main() {
 // publishes what they stored; then the store stops.
 func run(ctx context.Context, cfg Config, st *storeapp.Store, log *slog.Logger, logger func(string) *slog.Logger) error {
 	adm := admin.New("mp", log, cfg.Pprof)
-	link := storelink.Local(st.Client(), log)
+	link := storelink.Local(st.Client(), st.WritesInline(), log)
 	defer link.Close()
 	adm.AddCheck("store-link", link.Ready)
 	stopAdmin, err := adm.Serve(cfg.HTTPAddr)

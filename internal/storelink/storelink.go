@@ -29,6 +29,7 @@ var ErrNoInfo = errors.New("store not reached yet")
 type Link struct {
 	conn   *grpc.ClientConn // nil for a store in this process
 	client mpv1.StoreClient
+	inline bool // writes are answered as fast as a function call
 	log    *slog.Logger
 
 	mu   sync.RWMutex
@@ -51,9 +52,11 @@ func Dial(addr string, maxMsg int, log *slog.Logger, metrics ...*grpcx.ClientMet
 
 // Local links to a store in this process through client (InProcess): no
 // connection to lose, so the link is ready once the store has answered Info.
-func Local(client mpv1.StoreClient, log *slog.Logger) *Link {
+// inline says the store answers a write as fast as a function call (its
+// events live in memory only), so a writer may wait for it in line.
+func Local(client mpv1.StoreClient, inline bool, log *slog.Logger) *Link {
 	ctx, stop := context.WithCancel(context.Background())
-	l := &Link{client: client, log: log, stop: stop}
+	l := &Link{client: client, inline: inline, log: log, stop: stop}
 	go func() {
 		// A store that is still loading (replaying its log) refuses Info.
 		for l.Refresh(ctx) != nil {
@@ -70,9 +73,11 @@ func Local(client mpv1.StoreClient, log *slog.Logger) *Link {
 // Client is the store client.
 func (l *Link) Client() mpv1.StoreClient { return l.client }
 
-// InProcess reports whether the store is in this process (calls into it
-// are direct function calls).
-func (l *Link) InProcess() bool { return l.conn == nil }
+// WritesInline reports whether a write is answered as fast as a function
+// call: a store in this process that keeps its events in memory only. A
+// store with a log of record (or across the network) answers a write after
+// a round trip, which a writer had better not wait for in line.
+func (l *Link) WritesInline() bool { return l.inline }
 
 // Close stops following the store and closes the connection.
 func (l *Link) Close() error {

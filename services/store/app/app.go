@@ -82,6 +82,10 @@ func New(cfg Config, log *slog.Logger) (*Store, error) {
 // Client calls the store in this process, without serialization.
 func (s *Store) Client() mpv1.StoreClient { return storelink.InProcess(s.srv) }
 
+// WritesInline reports whether a write is answered as fast as a function
+// call: true in memory, false with a log of record (a round trip to it).
+func (s *Store) WritesInline() bool { return s.jsLog == nil }
+
 // Run registers the store's metrics on adm, serves gRPC on the configured
 // address (none when it is empty) until ctx ends, then ends every Watch
 // stream and stops within grace.

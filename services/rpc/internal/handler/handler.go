@@ -62,7 +62,7 @@ type Handler struct {
 // New returns a handler that reaches the store through link.
 func New(cfg Config, link *storelink.Link, log *slog.Logger) *Handler {
 	pub := publisher.New(publisher.Config{
-		InProcess: link.InProcess(), Timeout: cfg.StoreTimeout, Grace: VerdictGrace,
+		InProcess: link.WritesInline(), Timeout: cfg.StoreTimeout, Grace: VerdictGrace,
 		BatchItems: 1024, BatchBytes: 4 << 20, InFlight: 4,
 	}, link.Client(), log)
 	return &Handler{cfg: cfg, link: link, log: log, publisher: pub,

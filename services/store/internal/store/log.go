@@ -74,12 +74,38 @@ func (s *Service) headOf(st *Store) uint64 {
 // applyRecords shows records in the view, in order. A replace's records wait
 // until its last one has arrived and then replace the topic at once.
 func (s *Service) applyRecords(st *Store, recs []logrec.Record) {
+	// Records the view shows already (a write's own, shown by the write)
+	// cost nothing more.
+	head := s.headOf(st)
+	for len(recs) > 0 && recs[0].Seq <= head {
+		recs = recs[1:]
+	}
+	if len(recs) == 0 {
+		return
+	}
 	drafts := make([]*event.Draft, len(recs))
 	for i := range recs {
 		drafts[i] = draft(recs[i].Payload)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.showRecords(st, recs, drafts)
+}
+
+// applyOwn shows a write's own records as soon as the log has taken them,
+// with the drafts the write made, when they follow on from what the view
+// shows (the follower skips them when they arrive); otherwise, after the
+// records of another writer it has not seen yet, the follower shows them.
+func (s *Service) applyOwn(st *Store, recs []logrec.Record, drafts []*event.Draft) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(recs) > 0 && recs[0].Seq == st.seq+1 {
+		s.showRecords(st, recs, drafts)
+	}
+}
+
+// showRecords is applyRecords with the lock held and the drafts made.
+func (s *Service) showRecords(st *Store, recs []logrec.Record, drafts []*event.Draft) {
 	for i := range recs {
 		r := &recs[i]
 		if r.Seq <= st.seq {
@@ -182,13 +208,11 @@ func (s *Service) writeLogged(ctx context.Context, b *Batch, ops []prepared) (*W
 		switch st.act {
 		case actAppend:
 			// Consecutive appends to one store are recorded as one run.
-			recs, items := st.recs, st.items
 			for i+1 < len(steps) && steps[i+1].act == actAppend && steps[i+1].store == st.store {
 				i++
-				recs, items = append(recs, steps[i].recs...), append(items, steps[i].items...)
+				st.recs, st.items, st.drafts = append(st.recs, steps[i].recs...), append(st.items, steps[i].items...), append(st.drafts, steps[i].drafts...)
 			}
-			seqs, err = s.log.Append(ctx, st.store.name, recs)
-			st.items = items
+			seqs, err = s.log.Append(ctx, st.store.name, st.recs)
 		case actReplace:
 			seqs, err = s.log.Replace(ctx, st.store.name, st.topic, st.recs)
 		case actRemove:
@@ -204,7 +228,9 @@ func (s *Service) writeLogged(ctx context.Context, b *Batch, ops []prepared) (*W
 		}
 		for k, seq := range seqs {
 			res.Items[st.items[k]].Seq = seq
+			st.recs[k].Seq = seq
 		}
+		s.applyOwn(st.store, st.recs, st.drafts)
 		if len(seqs) > 0 {
 			heads[st.store] = max(heads[st.store], seqs[len(seqs)-1])
 		}
@@ -254,11 +280,12 @@ const (
 
 // step is one thing a write records, and the item results it answers.
 type step struct {
-	act   action
-	store *Store
-	topic string
-	recs  []logrec.Record
-	items []int // the result of each record
+	act    action
+	store  *Store
+	topic  string
+	recs   []logrec.Record
+	drafts []*event.Draft // each record's, made by the write
+	items  []int          // the result of each record
 }
 
 // topicPlan is what a write's earlier ops did to a topic.
@@ -362,6 +389,7 @@ func (s *Service) planBatch(b *Batch, ops []prepared, res *WriteResult) []step {
 			}
 			p.count++
 			stp.items = append(stp.items, len(res.Items))
+			stp.drafts = append(stp.drafts, d)
 			res.Items = append(res.Items, ItemResult{})
 			stp.recs = append(stp.recs, logrec.Record{Topic: op.Topic, TS: now, CountTotal: p.count, CreatedAt: p.createdAt,
 				Payload: op.Payloads[k], Producer: b.Producer, Batch: b.Number, Item: first + k})
