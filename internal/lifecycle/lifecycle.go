@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"syscall"
 )
 
@@ -46,21 +48,51 @@ func Main(log *slog.Logger, run func(ctx context.Context) error) {
 	log.Info("stopped")
 }
 
-// DefaultEdgeGC is the GC percent of the stateless edges: their live heap
-// is small and short-lived, so collecting less often trades a little memory
-// for a quarter more throughput (measured with mpbench's ingest scenario).
-const DefaultEdgeGC = 400
+// GC settings. The garbage collector runs when the heap has grown by
+// GOGC percent of what was live after the last cycle. The stateless edges
+// hold little, so they trade memory for throughput (a quarter more, measured
+// with mpbench's ingest scenario); the store holds every retained event, in
+// flat arrays the collector does not scan, so a low percent costs it little
+// CPU and keeps its memory near what it retains (a million 250-byte events
+// in 400 MB). Either way the heap may grow by at least MinHeadroom before a
+// cycle: with few events retained, 25% of a small heap is a cycle every
+// few requests, each of which also empties the buffer pools.
+const (
+	DefaultEdgeGC  = 400
+	DefaultStoreGC = 25
+	MinHeadroom    = 64 << 20
+)
 
-// DefaultStoreGC is the store's GC percent: its heap is the retained
-// events, so the headroom Go keeps for garbage is a fraction of everything
-// stored; at 25 a million 250-byte events fit in 600 MB of RSS.
-const DefaultStoreGC = 25
-
-// TuneGC sets the GC percent unless the operator set GOGC.
+// TuneGC sets the GC percent unless the operator set GOGC, and keeps it
+// at the percent, or higher when the live heap is small, so that a cycle
+// never comes sooner than MinHeadroom of new allocation.
 func TuneGC(percent int) {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(percent)
+	if os.Getenv("GOGC") != "" {
+		return
 	}
+	debug.SetGCPercent(max(percent, 100*MinHeadroom/max(liveHeap(), 1<<20)))
+	gcTuner{percent: percent}.arm()
+}
+
+// gcTuner re-aims the GC percent after every cycle, when the live heap is
+// known: a finalizer on an unreachable object runs once per cycle.
+type gcTuner struct{ percent int }
+
+func (t gcTuner) arm() {
+	sentinel := new([16]byte)
+	runtime.SetFinalizer(sentinel, func(*[16]byte) {
+		debug.SetGCPercent(max(t.percent, 100*MinHeadroom/max(liveHeap(), 1<<20)))
+		t.arm()
+	})
+}
+
+func liveHeap() int {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int(s[0].Value.Uint64())
 }
 
 // Contain runs fn and contains a panic in it: logged once with its stack,
