@@ -32,7 +32,7 @@ type Common struct {
 
 // Edge holds the settings every edge (rpc, ingest, pub) has.
 type Edge struct {
-	StoreAddr string `envconfig:"STORE_ADDR" default:"127.0.0.1:48920" desc:"store service gRPC address"`
+	StoreAddr string `envconfig:"STORE_ADDR" default:"127.0.0.1:48920" desc:"store service gRPC address: host:port, a name resolving to every store replica, or a comma-separated list (calls spread over them)"`
 }
 
 // ErrVersion is returned by Parse after it printed the version (-version).

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -16,6 +17,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/status"
 
 	"github.com/messageplane/mp/internal/lifecycle"
@@ -40,10 +43,28 @@ const (
 )
 
 // Dial returns a client connection to the store with the shared settings.
-// It connects lazily and reconnects by itself. A service passes its
-// ClientMetrics (tests may pass none).
+// It connects lazily and reconnects by itself. addr is one address
+// (host:port, a host name resolving to several addresses: every replica
+// of the store), a comma-separated list of them, or any gRPC target
+// (dns:///store:48920); calls are spread over every address that answers
+// (round robin), and a stream stays on the replica it started on. A
+// service passes its ClientMetrics (tests may pass none).
 func Dial(addr string, maxMsg int, metrics ...*ClientMetrics) (*grpc.ClientConn, error) {
-	opts := []grpc.DialOption{
+	target, opts := addr, []grpc.DialOption{
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}]}`),
+	}
+	if strings.Contains(addr, ",") {
+		r := manual.NewBuilderWithScheme("mp-store")
+		var state resolver.State
+		for _, a := range strings.Split(addr, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				state.Addresses = append(state.Addresses, resolver.Address{Addr: a})
+			}
+		}
+		r.InitialState(state)
+		target, opts = "mp-store:///replicas", append(opts, grpc.WithResolvers(r))
+	}
+	opts = append(opts, []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff: backoff.Config{
@@ -60,8 +81,8 @@ func Dial(addr string, maxMsg int, metrics ...*ClientMetrics) (*grpc.ClientConn,
 		grpc.WithInitialConnWindowSize(window),
 		grpc.WithReadBufferSize(sockBuf),
 		grpc.WithWriteBufferSize(sockBuf),
-	}
-	return grpc.NewClient(addr, append(opts, clientMetricOptions(metrics)...)...)
+	}...)
+	return grpc.NewClient(target, append(opts, clientMetricOptions(metrics)...)...)
 }
 
 // ServerOptions are the store's server options. The store passes its

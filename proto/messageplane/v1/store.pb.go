@@ -919,11 +919,16 @@ func (x *ListTopicsResponse) GetTopics() []*TopicInfo {
 // Read options shared by every read. limit is already clamped by the edge;
 // max_bytes bounds the summed JSON size of the returned events (0: none).
 type ReadOptions struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Limit         uint32                 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
-	Light         bool                   `protobuf:"varint,2,opt,name=light,proto3" json:"light,omitempty"`
-	MaxBytes      uint64                 `protobuf:"varint,3,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
-	Encoding      Encoding               `protobuf:"varint,4,opt,name=encoding,proto3,enum=messageplane.v1.Encoding" json:"encoding,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Limit    uint32                 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	Light    bool                   `protobuf:"varint,2,opt,name=light,proto3" json:"light,omitempty"`
+	MaxBytes uint64                 `protobuf:"varint,3,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	Encoding Encoding               `protobuf:"varint,4,opt,name=encoding,proto3,enum=messageplane.v1.Encoding" json:"encoding,omitempty"`
+	// min_seq is a seq of the store the caller has seen (its own write, or a
+	// seq it read elsewhere): a replica whose view is behind waits until it
+	// shows it (within the call's deadline), so a read after a write sees it
+	// whichever replica serves it.
+	MinSeq        uint64 `protobuf:"varint,5,opt,name=min_seq,json=minSeq,proto3" json:"min_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -984,6 +989,13 @@ func (x *ReadOptions) GetEncoding() Encoding {
 		return x.Encoding
 	}
 	return Encoding_ENCODING_JSON
+}
+
+func (x *ReadOptions) GetMinSeq() uint64 {
+	if x != nil {
+		return x.MinSeq
+	}
+	return 0
 }
 
 // topic "" means every topic of the store.
@@ -1635,12 +1647,13 @@ const file_messageplane_v1_store_proto_rawDesc = "" +
 	"\x12ListTopicsResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x12\x16\n" +
 	"\x06stores\x18\x02 \x03(\tR\x06stores\x122\n" +
-	"\x06topics\x18\x03 \x03(\v2\x1a.messageplane.v1.TopicInfoR\x06topics\"\x8d\x01\n" +
+	"\x06topics\x18\x03 \x03(\v2\x1a.messageplane.v1.TopicInfoR\x06topics\"\xa6\x01\n" +
 	"\vReadOptions\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\rR\x05limit\x12\x14\n" +
 	"\x05light\x18\x02 \x01(\bR\x05light\x12\x1b\n" +
 	"\tmax_bytes\x18\x03 \x01(\x04R\bmaxBytes\x125\n" +
-	"\bencoding\x18\x04 \x01(\x0e2\x19.messageplane.v1.EncodingR\bencoding\"p\n" +
+	"\bencoding\x18\x04 \x01(\x0e2\x19.messageplane.v1.EncodingR\bencoding\x12\x17\n" +
+	"\amin_seq\x18\x05 \x01(\x04R\x06minSeq\"p\n" +
 	"\x10GetRecentRequest\x12\x14\n" +
 	"\x05store\x18\x01 \x01(\tR\x05store\x12\x14\n" +
 	"\x05topic\x18\x02 \x01(\tR\x05topic\x120\n" +

@@ -55,6 +55,7 @@ type Handler struct {
 	publisher *publisher.Publisher
 	readSlots chan struct{}
 	workers   *workers
+	seen      seen
 	log       *slog.Logger
 	now       func() float64
 }

@@ -135,6 +135,9 @@ func (h *Handler) publish(req *request, respond Respond) {
 		return
 	}
 	h.publisher.Submit(item, func(r *mpv1.WriteResult, err error) {
+		if err == nil && r.GetReject() == mpv1.Reject_REJECT_NONE {
+			h.seen.note(h.epoch(), item.Store, r.Seq)
+		}
 		ok := lifecycle.Contain(h.log, "answering a publish", func() {
 			res, perr := h.published(r, req.enc, err)
 			h.reply(req, res, perr, respond)
@@ -172,6 +175,14 @@ func (h *Handler) publishItem(a *args) (*mpv1.Item, *protoError) {
 }
 
 // published turns the store's answer to a publish into its result.
+// epoch is the store's epoch as the link last heard it.
+func (h *Handler) epoch() string {
+	if info := h.link.Info(); info != nil {
+		return info.Epoch
+	}
+	return ""
+}
+
 // encodingOf is the store's name for a reply encoding.
 func encodingOf(enc wire.Encoding) mpv1.Encoding {
 	if enc == wire.Msgpack {
@@ -214,8 +225,9 @@ func (a *args) readTopic() (echo wire.Value, topic string) {
 	return wire.StringValue(t), t
 }
 
-func (h *Handler) readOpts(a *args) *mpv1.ReadOptions {
+func (h *Handler) readOpts(a *args, store string) *mpv1.ReadOptions {
 	return &mpv1.ReadOptions{
+		MinSeq:   h.seen.of(h.epoch(), store),
 		Limit:    uint32(a.limit(defaultLimit, h.cfg.MaxLimit)),
 		Light:    a.boolean("light"),
 		MaxBytes: uint64(max(h.cfg.MaxReplyBytes-replyOverhead, 1)),
@@ -243,7 +255,7 @@ func withTruncated(v wire.Value, r *mpv1.ReadResponse) wire.Value {
 func (h *Handler) getRecent(ctx context.Context, a *args) (wire.Value, *protoError) {
 	store := a.store()
 	topic, _ := a.topic()
-	ro := h.readOpts(a)
+	ro := h.readOpts(a, store)
 	if a.bad != "" {
 		return wire.Value{}, errField(a.bad)
 	}
@@ -272,7 +284,10 @@ func (h *Handler) getSince(ctx context.Context, a *args) (wire.Value, *protoErro
 	if hasAfter {
 		afterEcho, _ = a.get("after_seq") // as sent: 2**64 saturates above, but echoes whole
 	}
-	ro := h.readOpts(a)
+	ro := h.readOpts(a, store)
+	// The caller has seen after_seq (on PUB, or from another replica):
+	// the serving replica shows at least that much first.
+	ro.MinSeq = max(ro.MinSeq, uint64(max(after, 0)))
 	if a.bad != "" {
 		return wire.Value{}, errField(a.bad)
 	}
@@ -311,7 +326,7 @@ func (h *Handler) query(ctx context.Context, a *args) (wire.Value, *protoError) 
 	if f, ok := a.number("until_ts"); ok {
 		req.UntilTs = &f
 	}
-	req.Read = h.readOpts(a)
+	req.Read = h.readOpts(a, store)
 	if a.bad != "" {
 		return wire.Value{}, errField(a.bad)
 	}
@@ -360,7 +375,8 @@ func (h *Handler) replay(ctx context.Context, a *args) (wire.Value, *protoError)
 	}
 	r, err := h.link.Client().Replay(ctx, &mpv1.ReplayRequest{
 		Store: store, Plan: planJSON,
-		Read:     &mpv1.ReadOptions{Limit: uint32(limit), Light: light, MaxBytes: uint64(max(h.cfg.MaxReplyBytes-replyOverhead, 1)), Encoding: encodingOf(a.enc)},
+		Read: &mpv1.ReadOptions{Limit: uint32(limit), Light: light, MaxBytes: uint64(max(h.cfg.MaxReplyBytes-replyOverhead, 1)),
+			Encoding: encodingOf(a.enc), MinSeq: h.seen.of(h.epoch(), store)},
 		MaxLimit: uint32(h.cfg.MaxLimit), TopicNameMaxLen: uint32(h.cfg.Limits.TopicNameMaxLen),
 	})
 	if err != nil {

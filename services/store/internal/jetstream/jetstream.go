@@ -178,36 +178,27 @@ func token(s string) string {
 	return s
 }
 
+// metaBucket holds the epoch every store replica agrees on (key "epoch"):
+// replicas that start together must not each pick one.
+const metaBucket = "mp-meta"
+
 func (l *Log) streams(ctx context.Context) error {
-	var found []string // epochs of the streams that exist
-	missing := false
+	existing := map[string]string{} // store -> the epoch its stream carries
 	for _, name := range l.cfg.Stores {
 		s, err := l.js.Stream(ctx, streamName(name))
 		switch {
 		case errors.Is(err, jetstream.ErrStreamNotFound):
-			missing = true
 		case err != nil:
 			return fmt.Errorf("stream of store %s: %w", name, err)
 		default:
-			found = append(found, s.CachedInfo().Config.Metadata[epochKey])
+			existing[name] = s.CachedInfo().Config.Metadata[epochKey]
 		}
 	}
-	l.epoch = ""
-	if !missing && len(found) > 0 {
-		l.epoch = found[0]
-		for _, e := range found {
-			if e != l.epoch || e == "" {
-				l.epoch = ""
-				break
-			}
-		}
+	epoch, err := l.agree(ctx, existing)
+	if err != nil {
+		return err
 	}
-	if l.epoch == "" {
-		l.epoch = logrec.NewEpoch()
-		if len(found) > 0 {
-			l.cfg.Log.Warn("the JetStream streams are incomplete or disagree on their epoch: starting a new epoch", "epoch", l.epoch)
-		}
-	}
+	l.epoch = epoch
 	for _, name := range l.cfg.Stores {
 		cfg := jetstream.StreamConfig{
 			Name:               streamName(name),
@@ -230,6 +221,67 @@ func (l *Log) streams(ctx context.Context) error {
 		l.stream[name] = s
 	}
 	return nil
+}
+
+// agree settles the epoch with every other replica through a key-value
+// entry that only one can create or replace (compare and set): the first
+// to start picks it; it changes only when a store's stream is missing (its
+// seqs start again at 1). A log written before the entry existed keeps the
+// epoch its streams carry.
+func (l *Log) agree(ctx context.Context, existing map[string]string) (string, error) {
+	kv, err := l.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: metaBucket, Replicas: l.cfg.Replicas,
+		Storage: jetstream.FileStorage, History: 1})
+	if err != nil {
+		return "", fmt.Errorf("epoch bucket: %w", err)
+	}
+	complete := len(existing) == len(l.cfg.Stores)
+	for attempt := 0; attempt < 10; attempt++ {
+		entry, err := kv.Get(ctx, "epoch")
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			candidate := logrec.NewEpoch()
+			if e := agreed(existing); complete && e != "" {
+				candidate = e
+			}
+			if _, err := kv.Create(ctx, "epoch", []byte(candidate)); errors.Is(err, jetstream.ErrKeyExists) {
+				continue // another replica was first
+			} else if err != nil {
+				return "", err
+			}
+			return candidate, nil
+		case err != nil:
+			return "", err
+		}
+		epoch := string(entry.Value())
+		if complete {
+			return epoch, nil
+		}
+		// A stream is missing: its store starts again at seq 1, in a new
+		// epoch, unless a replica that saw the same already moved on.
+		fresh := logrec.NewEpoch()
+		if _, err := kv.Update(ctx, "epoch", []byte(fresh), entry.Revision()); err != nil {
+			if errors.Is(err, jetstream.ErrKeyExists) {
+				complete = true // another replica renewed it: take that one
+				continue
+			}
+			return "", err
+		}
+		l.cfg.Log.Warn("a store's JetStream stream is missing: starting a new epoch", "epoch", fresh)
+		return fresh, nil
+	}
+	return "", errors.New("could not agree on an epoch with the other replicas")
+}
+
+// agreed is the epoch every existing stream carries, or "".
+func agreed(existing map[string]string) string {
+	epoch := ""
+	for _, e := range existing {
+		if epoch != "" && e != epoch || e == "" {
+			return ""
+		}
+		epoch = e
+	}
+	return epoch
 }
 
 // Epoch is the epoch every stream carries.

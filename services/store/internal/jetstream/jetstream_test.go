@@ -63,7 +63,7 @@ func snapshot(t *testing.T, s *store.Service) string {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(&b, "%s topics %+v\n", st, topics)
-		r, err := s.GetSince(st, store.AllTopics, 0, store.ReadOpts{Limit: 10000})
+		r, err := s.GetSince(context.Background(), st, store.AllTopics, 0, store.ReadOpts{Limit: 10000})
 		if err != nil {
 			t.Fatal(err)
 		}

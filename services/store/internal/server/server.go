@@ -138,7 +138,7 @@ func (s *Server) ListTopics(ctx context.Context, req *mpv1.ListTopicsRequest) (*
 }
 
 func readOpts(o *mpv1.ReadOptions) store.ReadOpts {
-	return store.ReadOpts{Limit: int(o.GetLimit()), Light: o.GetLight(), MaxBytes: int(o.GetMaxBytes()), Encoding: encoding(o.GetEncoding())}
+	return store.ReadOpts{Limit: int(o.GetLimit()), Light: o.GetLight(), MaxBytes: int(o.GetMaxBytes()), Encoding: encoding(o.GetEncoding()), MinSeq: o.GetMinSeq()}
 }
 
 func readResponse(r store.Result, err error) (*mpv1.ReadResponse, error) {
@@ -149,11 +149,11 @@ func readResponse(r store.Result, err error) (*mpv1.ReadResponse, error) {
 }
 
 func (s *Server) GetRecent(ctx context.Context, req *mpv1.GetRecentRequest) (*mpv1.ReadResponse, error) {
-	return readResponse(s.svc.GetRecent(req.GetStore(), req.GetTopic(), readOpts(req.GetRead())))
+	return readResponse(s.svc.GetRecent(ctx, req.GetStore(), req.GetTopic(), readOpts(req.GetRead())))
 }
 
 func (s *Server) GetSince(ctx context.Context, req *mpv1.GetSinceRequest) (*mpv1.ReadResponse, error) {
-	return readResponse(s.svc.GetSince(req.GetStore(), req.GetTopic(), req.GetAfterSeq(), readOpts(req.GetRead())))
+	return readResponse(s.svc.GetSince(ctx, req.GetStore(), req.GetTopic(), req.GetAfterSeq(), readOpts(req.GetRead())))
 }
 
 func (s *Server) Query(ctx context.Context, req *mpv1.QueryRequest) (*mpv1.ReadResponse, error) {
@@ -165,7 +165,7 @@ func (s *Server) Query(ctx context.Context, req *mpv1.QueryRequest) (*mpv1.ReadR
 		}
 		f.Equals = append(f.Equals, store.Equal{Key: k, Value: value})
 	}
-	return readResponse(s.svc.Query(req.GetStore(), req.GetTopic(), f, readOpts(req.GetRead())))
+	return readResponse(s.svc.Query(ctx, req.GetStore(), req.GetTopic(), f, readOpts(req.GetRead())))
 }
 
 // queryable are the index keys bus.query filters on by exact match.

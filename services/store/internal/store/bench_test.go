@@ -48,7 +48,7 @@ func BenchmarkGetRecent100(b *testing.B) {
 	s := filled(b, 10000)
 	b.ReportAllocs()
 	for b.Loop() {
-		if r, _ := s.GetRecent("messages", "bench", ReadOpts{Limit: 100}); r.Count != 100 {
+		if r, _ := s.GetRecent(context.Background(), "messages", "bench", ReadOpts{Limit: 100}); r.Count != 100 {
 			b.Fatal(r.Count)
 		}
 	}
@@ -58,7 +58,7 @@ func BenchmarkGetRecent10000(b *testing.B) {
 	s := filled(b, 10000)
 	b.ReportAllocs()
 	for b.Loop() {
-		if r, _ := s.GetRecent("messages", "bench", ReadOpts{Limit: 10000}); r.Count != 10000 {
+		if r, _ := s.GetRecent(context.Background(), "messages", "bench", ReadOpts{Limit: 10000}); r.Count != 10000 {
 			b.Fatal(r.Count)
 		}
 	}
@@ -69,7 +69,7 @@ func BenchmarkQuery20000(b *testing.B) {
 	prio := int64(3)
 	b.ReportAllocs()
 	for b.Loop() {
-		r, _ := s.Query("messages", "bench", Filter{Equals: []Equal{{Key: event.StrKey("plugin_id"), Value: "plugin3"}}, PriorityMin: &prio}, ReadOpts{Limit: 10000})
+		r, _ := s.Query(context.Background(), "messages", "bench", Filter{Equals: []Equal{{Key: event.StrKey("plugin_id"), Value: "plugin3"}}, PriorityMin: &prio}, ReadOpts{Limit: 10000})
 		if r.Count != 2000 {
 			b.Fatal(r.Count)
 		}

@@ -30,7 +30,7 @@ func TestEvictionFreesChunks(t *testing.T) {
 	if h.Retained != 10 || h.RetainedBytes < 10*len(payload) || h.RetainedBytes > 10*(len(payload)+perEvent+64) {
 		t.Fatalf("accounting: %+v", h)
 	}
-	r, _ := s.GetRecent("messages", "a", ReadOpts{Limit: 100})
+	r, _ := s.GetRecent(context.Background(), "messages", "a", ReadOpts{Limit: 100})
 	if got := fmt.Sprint(seqs(t, r)); got != "[9991 9992 9993 9994 9995 9996 9997 9998 9999 10000]" {
 		t.Fatalf("retained %s", got)
 	}
@@ -46,15 +46,15 @@ func TestReplacedTopicLeavesNoTrace(t *testing.T) {
 	}
 	write(t, s, item("messages", "b", `{}`))
 	write(t, s, replace("messages", "a", `{"new":1}`, `{"new":2}`))
-	r, _ := s.GetSince("messages", AllTopics, 0, ReadOpts{Limit: 100})
+	r, _ := s.GetSince(context.Background(), "messages", AllTopics, 0, ReadOpts{Limit: 100})
 	if got := fmt.Sprint(seqs(t, r)); got != "[6 7 8]" {
 		t.Fatalf("after replace: %s", got)
 	}
-	q, _ := s.Query("messages", AllTopics, Filter{}, ReadOpts{Limit: 100})
+	q, _ := s.Query(context.Background(), "messages", AllTopics, Filter{}, ReadOpts{Limit: 100})
 	if got := fmt.Sprint(seqs(t, q)); got != "[8 7 6]" {
 		t.Fatalf("query after replace: %s", got)
 	}
-	all, _ := s.GetRecent("messages", AllTopics, ReadOpts{Limit: 100})
+	all, _ := s.GetRecent(context.Background(), "messages", AllTopics, ReadOpts{Limit: 100})
 	if got := fmt.Sprint(seqs(t, all)); got != "[6 7 8]" {
 		t.Fatalf("get_recent * after replace: %s", got)
 	}
@@ -67,9 +67,11 @@ func TestMsgpackReadsSayWhatJSONSays(t *testing.T) {
 	write(t, s, item("messages", "a", `{"big":18446744073709551616,"f":1.5,"s":"é\"\u0001","n":null,"l":[true,{}]}`))
 	for _, light := range []bool{false, true} {
 		reads := map[string]func(ReadOpts) (Result, error){
-			"get_recent": func(o ReadOpts) (Result, error) { return s.GetRecent("messages", "a", o) },
-			"get_since":  func(o ReadOpts) (Result, error) { return s.GetSince("messages", AllTopics, 2, o) },
-			"query":      func(o ReadOpts) (Result, error) { return s.Query("messages", AllTopics, Filter{}, o) },
+			"get_recent": func(o ReadOpts) (Result, error) { return s.GetRecent(context.Background(), "messages", "a", o) },
+			"get_since":  func(o ReadOpts) (Result, error) { return s.GetSince(context.Background(), "messages", AllTopics, 2, o) },
+			"query": func(o ReadOpts) (Result, error) {
+				return s.Query(context.Background(), "messages", AllTopics, Filter{}, o)
+			},
 			"replay": func(o ReadOpts) (Result, error) {
 				return s.Replay(context.Background(), "messages", []byte(`{"op":"topic","params":{"topic":"*"}}`), o, 100, 128)
 			},

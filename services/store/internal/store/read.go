@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+
 	"github.com/messageplane/mp/internal/bufpool"
 	"github.com/messageplane/mp/internal/wire"
 	"github.com/messageplane/mp/services/store/internal/event"
@@ -14,6 +16,9 @@ type ReadOpts struct {
 	Light    bool
 	MaxBytes int
 	Encoding Encoding
+	// MinSeq is a seq the caller has seen: the read waits until the view
+	// shows it (another replica may have shown it first).
+	MinSeq uint64
 }
 
 // Result is a read's answer: the events rendered as one array.
@@ -25,17 +30,34 @@ type Result struct {
 	Epoch     string
 }
 
+// caughtUp waits, within catchUpWait and ctx, until the view shows seq of
+// st; a read asks it for the seq its caller has seen.
+func (s *Service) caughtUp(ctx context.Context, st *Store, seq uint64) error {
+	if seq == 0 || s.log == nil {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, catchUpWait)
+	defer cancel()
+	if err := s.waitShown(wctx, st, seq); err != nil {
+		return ErrNotReady
+	}
+	return nil
+}
+
 // AllTopics is the topic argument meaning every topic of a store.
 const AllTopics = ""
 
 // GetRecent returns the newest o.Limit events of a topic (or of the store),
 // oldest first; truncation keeps the newest.
-func (s *Service) GetRecent(store, topic string, o ReadOpts) (Result, error) {
+func (s *Service) GetRecent(ctx context.Context, store, topic string, o ReadOpts) (Result, error) {
 	if err := s.Loaded(); err != nil {
 		return Result{}, err
 	}
 	st, err := s.store(store)
 	if err != nil {
+		return Result{}, err
+	}
+	if err := s.caughtUp(ctx, st, o.MinSeq); err != nil {
 		return Result{}, err
 	}
 	snap := getSnapshot()
@@ -49,12 +71,15 @@ func (s *Service) GetRecent(store, topic string, o ReadOpts) (Result, error) {
 
 // GetSince returns the first o.Limit events with seq > after, ascending;
 // truncation keeps the lowest seqs.
-func (s *Service) GetSince(store, topic string, after uint64, o ReadOpts) (Result, error) {
+func (s *Service) GetSince(ctx context.Context, store, topic string, after uint64, o ReadOpts) (Result, error) {
 	if err := s.Loaded(); err != nil {
 		return Result{}, err
 	}
 	st, err := s.store(store)
 	if err != nil {
+		return Result{}, err
+	}
+	if err := s.caughtUp(ctx, st, o.MinSeq); err != nil {
 		return Result{}, err
 	}
 	snap := getSnapshot()
@@ -110,12 +135,15 @@ func (f *Filter) Match(ev *event.Event) bool {
 
 // Query returns matching events newest first, at most o.Limit; truncation
 // keeps the first (newest) items.
-func (s *Service) Query(store, topic string, f Filter, o ReadOpts) (Result, error) {
+func (s *Service) Query(ctx context.Context, store, topic string, f Filter, o ReadOpts) (Result, error) {
 	if err := s.Loaded(); err != nil {
 		return Result{}, err
 	}
 	st, err := s.store(store)
 	if err != nil {
+		return Result{}, err
+	}
+	if err := s.caughtUp(ctx, st, o.MinSeq); err != nil {
 		return Result{}, err
 	}
 	snap := getSnapshot()

@@ -21,6 +21,9 @@ func (s *Service) Replay(ctx context.Context, store string, planJSON []byte, o R
 	if err != nil {
 		return Result{}, err
 	}
+	if err := s.caughtUp(ctx, st, o.MinSeq); err != nil {
+		return Result{}, err
+	}
 	plan, err := replay.Parse(planJSON, replay.Options{MaxLimit: maxLimit, TopicNameMaxLen: topicNameMaxLen})
 	if err != nil {
 		var pe *replay.Error

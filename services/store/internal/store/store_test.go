@@ -131,31 +131,31 @@ func TestEvictionAndReads(t *testing.T) {
 		write(t, s, item("messages", "b", fmt.Sprintf(`{"i":%d}`, i)))
 	}
 	// a holds seqs 5,7,9 (its 3rd..5th); b holds 6,8,10.
-	r, _ := s.GetRecent("messages", "a", ReadOpts{Limit: 100})
+	r, _ := s.GetRecent(context.Background(), "messages", "a", ReadOpts{Limit: 100})
 	if got := fmt.Sprint(seqs(t, r)); got != "[5 7 9]" {
 		t.Errorf("recent a = %s", got)
 	}
-	r, _ = s.GetRecent("messages", "a", ReadOpts{Limit: 2})
+	r, _ = s.GetRecent(context.Background(), "messages", "a", ReadOpts{Limit: 2})
 	if got := fmt.Sprint(seqs(t, r)); got != "[7 9]" {
 		t.Errorf("recent a limit 2 = %s", got)
 	}
-	r, _ = s.GetRecent("messages", AllTopics, ReadOpts{Limit: 4})
+	r, _ = s.GetRecent(context.Background(), "messages", AllTopics, ReadOpts{Limit: 4})
 	if got := fmt.Sprint(seqs(t, r)); got != "[7 8 9 10]" {
 		t.Errorf("recent all = %s", got)
 	}
-	r, _ = s.GetSince("messages", AllTopics, 0, ReadOpts{Limit: 3})
+	r, _ = s.GetSince(context.Background(), "messages", AllTopics, 0, ReadOpts{Limit: 3})
 	if got := fmt.Sprint(seqs(t, r)); got != "[5 6 7]" || r.HeadSeq != 10 {
 		t.Errorf("since all = %s head %d", got, r.HeadSeq)
 	}
-	r, _ = s.GetSince("messages", "b", 6, ReadOpts{Limit: 10})
+	r, _ = s.GetSince(context.Background(), "messages", "b", 6, ReadOpts{Limit: 10})
 	if got := fmt.Sprint(seqs(t, r)); got != "[8 10]" {
 		t.Errorf("since b = %s", got)
 	}
-	r, _ = s.GetRecent("messages", "missing", ReadOpts{Limit: 10})
+	r, _ = s.GetRecent(context.Background(), "messages", "missing", ReadOpts{Limit: 10})
 	if len(events(t, r)) != 0 {
 		t.Error("unknown topic has events")
 	}
-	if _, err := s.GetRecent("nope", "a", ReadOpts{Limit: 1}); err != ErrInvalidStore {
+	if _, err := s.GetRecent(context.Background(), "nope", "a", ReadOpts{Limit: 1}); err != ErrInvalidStore {
 		t.Errorf("invalid store: %v", err)
 	}
 	topics, _ := s.ListTopics("messages")
@@ -163,7 +163,7 @@ func TestEvictionAndReads(t *testing.T) {
 		t.Errorf("topics = %+v", topics)
 	}
 	// light leaves the payload out
-	r, _ = s.GetRecent("messages", "a", ReadOpts{Limit: 1, Light: true})
+	r, _ = s.GetRecent(context.Background(), "messages", "a", ReadOpts{Limit: 1, Light: true})
 	if strings.Contains(string(events(t, r)[0]), "payload") {
 		t.Error("light event has payload")
 	}
@@ -191,7 +191,7 @@ func TestQuery(t *testing.T) {
 	}
 	for _, c := range cases {
 		for _, topic := range []string{"a", AllTopics} {
-			r, _ := s.Query("messages", topic, c.f, ReadOpts{Limit: c.limit})
+			r, _ := s.Query(context.Background(), "messages", topic, c.f, ReadOpts{Limit: c.limit})
 			if got := fmt.Sprint(seqs(t, r)); got != c.want {
 				t.Errorf("query %+v topic %q = %s want %s", c.f, topic, got, c.want)
 			}
@@ -204,21 +204,21 @@ func TestTruncation(t *testing.T) {
 	for i := 1; i <= 10; i++ {
 		write(t, s, item("messages", "a", `{"x":"0123456789"}`))
 	}
-	one, _ := s.GetRecent("messages", "a", ReadOpts{Limit: 1})
+	one, _ := s.GetRecent(context.Background(), "messages", "a", ReadOpts{Limit: 1})
 	size := len(events(t, one)[0]) + 1
-	r, _ := s.GetRecent("messages", "a", ReadOpts{Limit: 10, MaxBytes: 3 * size})
+	r, _ := s.GetRecent(context.Background(), "messages", "a", ReadOpts{Limit: 10, MaxBytes: 3 * size})
 	if got := fmt.Sprint(seqs(t, r)); got != "[8 9 10]" || !r.Truncated {
 		t.Errorf("recent truncated = %s %v", got, r.Truncated)
 	}
-	r, _ = s.GetSince("messages", "a", 0, ReadOpts{Limit: 10, MaxBytes: 3 * size})
+	r, _ = s.GetSince(context.Background(), "messages", "a", 0, ReadOpts{Limit: 10, MaxBytes: 3 * size})
 	if got := fmt.Sprint(seqs(t, r)); got != "[1 2 3]" || !r.Truncated {
 		t.Errorf("since truncated = %s", got)
 	}
-	r, _ = s.Query("messages", "a", Filter{}, ReadOpts{Limit: 10, MaxBytes: 3 * size})
+	r, _ = s.Query(context.Background(), "messages", "a", Filter{}, ReadOpts{Limit: 10, MaxBytes: 3 * size})
 	if got := fmt.Sprint(seqs(t, r)); got != "[10 9 8]" || !r.Truncated {
 		t.Errorf("query truncated = %s", got)
 	}
-	r, _ = s.GetSince("messages", "a", 0, ReadOpts{Limit: 10, MaxBytes: 100 * size})
+	r, _ = s.GetSince(context.Background(), "messages", "a", 0, ReadOpts{Limit: 10, MaxBytes: 100 * size})
 	if r.Truncated {
 		t.Error("truncated without need")
 	}
@@ -231,7 +231,7 @@ func TestReplaceSnapshot(t *testing.T) {
 	if resp.Items[0].Seq != 3 || reject(resp.Items[1]) != mpv1.Reject_REJECT_BAD_PAYLOAD || resp.Items[2].Seq != 4 {
 		t.Fatalf("replace results %v", resp.Items)
 	}
-	r, _ := s.GetRecent("messages", "snap", ReadOpts{Limit: 10})
+	r, _ := s.GetRecent(context.Background(), "messages", "snap", ReadOpts{Limit: 10})
 	if got := fmt.Sprint(seqs(t, r)); got != "[3 4]" {
 		t.Errorf("after replace = %s", got)
 	}
@@ -239,7 +239,7 @@ func TestReplaceSnapshot(t *testing.T) {
 	if topics[0].CountTotal != 2 || topics[0].CreatedAt != 1002 {
 		t.Errorf("replace counters %+v", topics[0])
 	}
-	r, _ = s.GetSince("messages", AllTopics, 0, ReadOpts{Limit: 10})
+	r, _ = s.GetSince(context.Background(), "messages", AllTopics, 0, ReadOpts{Limit: 10})
 	if got := fmt.Sprint(seqs(t, r)); got != "[3 4]" {
 		t.Errorf("store log after replace = %s", got)
 	}
@@ -302,7 +302,7 @@ func TestLogCompaction(t *testing.T) {
 	if len(st.log) > 2*6+2048 {
 		t.Errorf("log not compacted: %d entries for 6 retained", len(st.log))
 	}
-	r, _ := s.GetSince("messages", AllTopics, 0, ReadOpts{Limit: 100})
+	r, _ := s.GetSince(context.Background(), "messages", AllTopics, 0, ReadOpts{Limit: 100})
 	if got := fmt.Sprint(seqs(t, r)); got != "[4995 4996 4997 4998 4999 5000]" {
 		t.Errorf("retained = %s", got)
 	}
@@ -388,7 +388,7 @@ func TestConcurrentWritesAndReads(t *testing.T) {
 		})
 	}()
 	for i := 0; i < 50; i++ {
-		_, _ = s.GetSince("messages", AllTopics, 0, ReadOpts{Limit: 100})
+		_, _ = s.GetSince(context.Background(), "messages", AllTopics, 0, ReadOpts{Limit: 100})
 		_, _ = s.ListTopics("messages")
 	}
 	wg.Wait()
@@ -410,9 +410,9 @@ func TestRenderKeepNewest(t *testing.T) {
 	for i := 1; i <= 20; i++ {
 		write(t, s, item("messages", "a", fmt.Sprintf(`{"x":"%s"}`, strings.Repeat("y", i*10))))
 	}
-	full, _ := s.GetRecent("messages", "a", ReadOpts{Limit: 20})
+	full, _ := s.GetRecent(context.Background(), "messages", "a", ReadOpts{Limit: 20})
 	for _, max := range []int{0, 50, 300, 1500, 4000, len(full.Items), len(full.Items) - 1, 100000} {
-		r, _ := s.GetRecent("messages", "a", ReadOpts{Limit: 20, MaxBytes: max})
+		r, _ := s.GetRecent(context.Background(), "messages", "a", ReadOpts{Limit: 20, MaxBytes: max})
 		got := seqs(t, r)
 		if max > 0 && len(r.Items) > max {
 			t.Errorf("max %d: %d bytes", max, len(r.Items))

@@ -3,9 +3,14 @@ package store
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/messageplane/mp/services/store/internal/event"
 )
+
+// catchUpWait bounds how long a read or a Watch waits for this replica's
+// view to show what the caller has seen elsewhere.
+const catchUpWait = 2 * time.Second
 
 // A Watch message carries at most WatchBatchMax events and, past its first
 // event, at most WatchBatchBytes of them: a follower that fell behind by
@@ -48,16 +53,26 @@ func (s *Service) Watch(ctx context.Context, store string, after uint64, epoch s
 	}
 	reset := epoch != "" && epoch != s.epoch
 	s.mu.RLock()
+	head := st.seq
+	s.mu.RUnlock()
 	switch {
 	case reset:
 		after = 0
 	case fromHead:
-		after = st.seq
-	case after > st.seq:
-		s.mu.RUnlock()
+		after = head
+	case after > head && s.log != nil:
+		// Another replica of the store has shown more of the log than this
+		// one yet: a follower moving here waits for this view to catch up
+		// rather than skip what it has not shown.
+		wctx, cancel := context.WithTimeout(ctx, catchUpWait)
+		err := s.waitShown(wctx, st, after)
+		cancel()
+		if err != nil {
+			return ErrAheadOfHead
+		}
+	case after > head:
 		return ErrAheadOfHead
 	}
-	s.mu.RUnlock()
 
 	first := true
 	var (
