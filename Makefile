@@ -35,7 +35,7 @@ E2E_JETSTREAM := ^(TestStore|TestPub|TestPublishOrder|TestCrash|TestIngestStoreP
 # (a python3 earlier on PATH, e.g. pyenv's, lacks them).
 PYTHON ?= /usr/bin/python3
 
-.PHONY: all deps build run run-split test test-deploy vet lint fmt proto proto-check proto-tools bench soak images image-tag clean
+.PHONY: all deps build run run-split test test-cluster test-deploy vet lint fmt proto proto-check proto-tools bench soak images image-tag clean
 
 all: build
 
@@ -79,6 +79,14 @@ test: lint build
 	@MP_E2E_MODE=mp $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./test/e2e/
 	@echo "== go test ./test/e2e: the store, restart and PUB cases on the JetStream store (MP_E2E_STORE=jetstream)"
 	@MP_E2E_STORE=jetstream $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -run '$(E2E_JETSTREAM)' ./test/e2e/
+
+# test-cluster: two store replicas over a 3-node JetStream cluster (the
+# nats-server binary built from the module) with the four edges, under
+# load, while a NATS node and a store replica are killed -9 and restarted.
+# Apart from make test for its minute of wall time; .ci/run runs it.
+test-cluster: build
+	@echo "== go test ./test/e2e: store replicas over a JetStream cluster (MP_E2E_CLUSTER=1)"
+	@MP_E2E_CLUSTER=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -run '^TestCluster' ./test/e2e/
 
 # test-deploy: the static checks of the chart and the compose file
 # (test/deploy). Apart from make test because the Helm SDK and Kubernetes

@@ -89,7 +89,9 @@ func Binaries(t testing.TB) string {
 			buildErr = err
 			return
 		}
-		targets := map[string]string{"mp": "./cmd/mp"}
+		// nats-server comes from the module the store's JetStream backend
+		// embeds, for tests of a NATS cluster outside the store.
+		targets := map[string]string{"mp": "./cmd/mp", "nats-server": "github.com/nats-io/nats-server/v2"}
 		for _, s := range Services {
 			targets["mp-"+s] = "./services/" + s
 		}
@@ -123,6 +125,7 @@ func FreePort(t testing.TB) int {
 type Proc struct {
 	Name string
 	Env  map[string]string
+	Args []string // command-line arguments (nats-server's)
 	t    testing.TB
 	cmd  *exec.Cmd
 	logs *syncBuffer
@@ -165,10 +168,10 @@ func Start(t testing.TB, name string, env map[string]string) *Proc {
 func (p *Proc) start() {
 	p.t.Helper()
 	bin := filepath.Join(Binaries(p.t), "mp-"+p.Name)
-	if p.Name == "mp" {
-		bin = filepath.Join(Binaries(p.t), "mp")
+	if p.Name == "mp" || p.Name == "nats-server" {
+		bin = filepath.Join(Binaries(p.t), p.Name)
 	}
-	p.cmd = exec.Command(bin)
+	p.cmd = exec.Command(bin, p.Args...)
 	// A test process that is killed (a timeout, ^C) takes its services
 	// with it instead of leaving them holding ports and open files.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -232,9 +235,15 @@ func (p *Proc) Exited() bool {
 // WaitReady polls http://addr/readyz until it answers 200.
 func WaitReady(t testing.TB, addr string, timeout time.Duration) {
 	t.Helper()
+	waitHTTP(t, addr, "/readyz", timeout)
+}
+
+// waitHTTP polls http://addr+path until it answers 200.
+func waitHTTP(t testing.TB, addr, path string, timeout time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + addr + "/readyz")
+		resp, err := http.Get("http://" + addr + path)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -243,7 +252,7 @@ func WaitReady(t testing.TB, addr string, timeout time.Duration) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("%s not ready within %v", addr, timeout)
+	t.Fatalf("%s%s not ready within %v", addr, path, timeout)
 }
 
 // Metric reads one sample from http://addr/metrics: the value of the line

@@ -14,6 +14,7 @@ package jetstream
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -64,7 +65,6 @@ const (
 	hdrBatchID  = "Nats-Batch-Id"
 	hdrBatchSeq = "Nats-Batch-Sequence"
 	hdrCommit   = "Nats-Batch-Commit"
-	epochKey    = "mp-epoch"
 )
 
 // maxBatch is how many events one replace (one atomic batch) may carry:
@@ -77,6 +77,7 @@ type Log struct {
 	cfg     Config
 	ns      *server.Server // the embedded server, or nil
 	nc      *nats.Conn
+	closed  chan struct{} // closed once nc is
 	js      jetstream.JetStream
 	epoch   string
 	stream  map[string]jetstream.Stream
@@ -84,14 +85,15 @@ type Log struct {
 }
 
 // Open connects (starting the embedded server when there is no URL) and
-// makes sure every store's stream exists with the settings above. Every
-// stream carries the epoch; when any is missing they all get a new one,
-// since that store's seqs start again at 1.
+// makes sure every store's stream exists (streams).
 func Open(ctx context.Context, cfg Config) (*Log, error) {
-	l := &Log{cfg: cfg, stream: map[string]jetstream.Stream{}}
 	if cfg.Replicas < 1 {
 		cfg.Replicas = 1
 	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	l := &Log{cfg: cfg, stream: map[string]jetstream.Stream{}, closed: make(chan struct{})}
 	var opts []nats.Option
 	url := cfg.URL
 	if url == "" {
@@ -102,7 +104,8 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		l.ns, url = ns, ns.ClientURL()
 		opts = append(opts, nats.InProcessServer(ns))
 	}
-	opts = append(opts, nats.Name("mp-store"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	opts = append(opts, nats.Name("mp-store"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
+		nats.ClosedHandler(func(*nats.Conn) { close(l.closed) }))
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		l.Close()
@@ -117,11 +120,38 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		l.Close()
 		return nil, err
 	}
-	if err := l.streams(ctx); err != nil {
+	if err := l.setUp(ctx); err != nil {
 		l.Close()
 		return nil, err
 	}
 	return l, nil
+}
+
+// attemptTimeout bounds one try at setting up the streams: a JetStream
+// API request sent while a cluster has no meta leader (just formed, or
+// electing one after a node died) is dropped, not answered, and a fresh
+// key-value bucket may not serve reads on every node yet.
+const attemptTimeout = 5 * time.Second
+
+// setUp tries streams until it succeeds or ctx ends, so store replicas
+// started beside a cluster that is still forming wait for it instead of
+// failing (or hanging on one unanswered request). Every failed try is
+// logged with its reason; the last one is returned.
+func (l *Log) setUp(ctx context.Context) error {
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		err := l.streams(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		l.cfg.Log.Warn("JetStream not ready for the store's streams yet", "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("after %d attempts: %w", attempt, err)
+		case <-time.After(min(time.Duration(attempt)*250*time.Millisecond, 2*time.Second)):
+		}
+	}
 }
 
 // embedded starts a JetStream server in this process, with no listener.
@@ -178,27 +208,16 @@ func token(s string) string {
 	return s
 }
 
-// metaBucket holds the epoch every store replica agrees on (key "epoch"):
-// replicas that start together must not each pick one.
-const metaBucket = "mp-meta"
-
+// streams makes sure every store's stream exists with the settings
+// above. The epoch is derived from when each stream was created, which
+// JetStream keeps with the stream: every replica reading the same streams
+// finds the same epoch without having to agree on one, it survives
+// restarts, and it changes when any stream is created anew (that store's
+// seqs start again at 1). Replicas creating the streams at once create the
+// same ones: creating a stream that exists with the same settings is a
+// no-op.
 func (l *Log) streams(ctx context.Context) error {
-	existing := map[string]string{} // store -> the epoch its stream carries
-	for _, name := range l.cfg.Stores {
-		s, err := l.js.Stream(ctx, streamName(name))
-		switch {
-		case errors.Is(err, jetstream.ErrStreamNotFound):
-		case err != nil:
-			return fmt.Errorf("stream of store %s: %w", name, err)
-		default:
-			existing[name] = s.CachedInfo().Config.Metadata[epochKey]
-		}
-	}
-	epoch, err := l.agree(ctx, existing)
-	if err != nil {
-		return err
-	}
-	l.epoch = epoch
+	h := sha256.New()
 	for _, name := range l.cfg.Stores {
 		cfg := jetstream.StreamConfig{
 			Name:               streamName(name),
@@ -212,85 +231,41 @@ func (l *Log) streams(ctx context.Context) error {
 			AllowAtomicPublish: true,
 			AllowDirect:        true,
 			Duplicates:         time.Minute,
-			Metadata:           map[string]string{epochKey: l.epoch},
 		}
-		s, err := l.js.CreateOrUpdateStream(ctx, cfg)
+		// Create first, update only a stream whose settings differ: an
+		// update asked for while another replica's create of the same
+		// stream is in flight goes unanswered on a cluster (which
+		// CreateOrUpdateStream, update first, runs into when replicas
+		// start together).
+		s, err := l.js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			s, err = l.js.UpdateStream(ctx, cfg)
+		}
 		if err != nil {
 			return fmt.Errorf("stream of store %s: %w", name, err)
 		}
 		l.stream[name] = s
+		fmt.Fprintf(h, "%s %s\n", cfg.Name, s.CachedInfo().Created.UTC().Format(time.RFC3339Nano))
 	}
+	l.epoch = hex.EncodeToString(h.Sum(nil)[:8])
 	return nil
 }
 
-// agree settles the epoch with every other replica through a key-value
-// entry that only one can create or replace (compare and set): the first
-// to start picks it; it changes only when a store's stream is missing (its
-// seqs start again at 1). A log written before the entry existed keeps the
-// epoch its streams carry.
-func (l *Log) agree(ctx context.Context, existing map[string]string) (string, error) {
-	kv, err := l.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: metaBucket, Replicas: l.cfg.Replicas,
-		Storage: jetstream.FileStorage, History: 1})
-	if err != nil {
-		return "", fmt.Errorf("epoch bucket: %w", err)
-	}
-	complete := len(existing) == len(l.cfg.Stores)
-	for attempt := 0; attempt < 10; attempt++ {
-		entry, err := kv.Get(ctx, "epoch")
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-			candidate := logrec.NewEpoch()
-			if e := agreed(existing); complete && e != "" {
-				candidate = e
-			}
-			if _, err := kv.Create(ctx, "epoch", []byte(candidate)); errors.Is(err, jetstream.ErrKeyExists) {
-				continue // another replica was first
-			} else if err != nil {
-				return "", err
-			}
-			return candidate, nil
-		case err != nil:
-			return "", err
-		}
-		epoch := string(entry.Value())
-		if complete {
-			return epoch, nil
-		}
-		// A stream is missing: its store starts again at seq 1, in a new
-		// epoch, unless a replica that saw the same already moved on.
-		fresh := logrec.NewEpoch()
-		if _, err := kv.Update(ctx, "epoch", []byte(fresh), entry.Revision()); err != nil {
-			if errors.Is(err, jetstream.ErrKeyExists) {
-				complete = true // another replica renewed it: take that one
-				continue
-			}
-			return "", err
-		}
-		l.cfg.Log.Warn("a store's JetStream stream is missing: starting a new epoch", "epoch", fresh)
-		return fresh, nil
-	}
-	return "", errors.New("could not agree on an epoch with the other replicas")
-}
-
-// agreed is the epoch every existing stream carries, or "".
-func agreed(existing map[string]string) string {
-	epoch := ""
-	for _, e := range existing {
-		if epoch != "" && e != epoch || e == "" {
-			return ""
-		}
-		epoch = e
-	}
-	return epoch
-}
-
-// Epoch is the epoch every stream carries.
+// Epoch identifies this incarnation of the streams.
 func (l *Log) Epoch() string { return l.epoch }
 
 // Close closes the connection and stops an embedded server.
 func (l *Log) Close() {
 	if l.nc != nil {
-		l.nc.Drain()
+		// Drain lets acknowledgements in flight arrive; the embedded server
+		// stops only after it, or its pipe closes under the connection.
+		if l.nc.Drain() == nil {
+			select {
+			case <-l.closed:
+			case <-time.After(5 * time.Second):
+				l.nc.Close()
+			}
+		}
 	}
 	if l.ns != nil {
 		l.ns.Shutdown()

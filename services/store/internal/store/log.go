@@ -137,17 +137,20 @@ func (s *Service) showRecords(st *Store, recs []logrec.Record, drafts []*event.D
 			t := st.newTopic(r.Topic, r.CreatedAt)
 			for _, part := range p {
 				st.add(t, part.draft, part.rec.Seq, part.rec.TS, s.cfg.TopicMaxLen)
-				t.countTotal = part.rec.CountTotal
 				s.noteProducer(&part.rec)
 			}
 			continue
 		}
 		t := st.topics[r.Topic]
 		if t == nil {
+			// The first event of a topic this view shows carries its
+			// count_total (its earlier events may be evicted); the view
+			// counts from there, so every replica counts alike even when
+			// writers on several replicas append to the topic at once.
 			t = st.newTopic(r.Topic, r.CreatedAt)
+			t.countTotal = r.CountTotal - min(r.CountTotal, 1)
 		}
 		st.add(t, drafts[i], r.Seq, r.TS, s.cfg.TopicMaxLen)
-		t.countTotal = r.CountTotal
 		s.noteProducer(r)
 	}
 	st.compact()

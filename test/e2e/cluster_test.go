@@ -1,0 +1,275 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/messageplane/mp/client"
+	"github.com/messageplane/mp/test/testenv"
+)
+
+// clusterWait is the longest any client may wait for an answer while a
+// NATS node or a store replica dies.
+const clusterWait = 3 * time.Second
+
+// TestClusterSurvivesNodeAndReplicaLoss: two store replicas over a 3-node
+// JetStream cluster (streams with 3 replicas), the edges spread over both.
+// Under publishes, pushes and 4 subscribers, kill -9 one NATS node and
+// later one store replica (and restart both): every publish answered OK is
+// stored exactly once, every pushed item once, subscribers that resume by
+// get_since see every seq once and in order, and no client waits longer
+// than 3 s for an answer. Run by make test-cluster (MP_E2E_CLUSTER=1).
+func TestClusterSurvivesNodeAndReplicaLoss(t *testing.T) {
+	if os.Getenv("MP_E2E_CLUSTER") == "" {
+		t.Skip("a 3-node NATS cluster and two store replicas: make test-cluster (MP_E2E_CLUSTER=1)")
+	}
+	nats := testenv.StartNATS(t, 3)
+	var stores []*testenv.Proc
+	var storeAddrs, storeHTTP []string
+	for range 2 {
+		addr, http := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+		storeAddrs, storeHTTP = append(storeAddrs, addr), append(storeHTTP, http)
+		stores = append(stores, testenv.Start(t, "store", map[string]string{
+			"MP_STORE_BACKEND": "jetstream", "MP_NATS_URL": nats.URL(), "MP_JETSTREAM_REPLICAS": "3",
+			"MP_STORE_LISTEN": addr, "MP_HTTP_ADDR": http,
+		}))
+	}
+	for _, h := range storeHTTP {
+		testenv.WaitReady(t, h, 60*time.Second)
+	}
+	epoch := ""
+	cl := testenv.NewCluster(t, map[string]string{"MP_STORE_ADDR": storeAddrs[0] + "," + storeAddrs[1], "MP_RPC_STORE_TIMEOUT": "1500ms"})
+	cl.StartRPC(nil)
+	cl.StartIngest(nil)
+	cl.StartPub(nil)
+	c := dial(t, cl.RPC, client.JSON)
+	for range 4 { // the RPC edge asks both replicas in turn: they agree on the epoch
+		e := mustOK(t, c, "health", nil)["epoch"].(string)
+		if epoch != "" && e != epoch {
+			t.Fatalf("replicas disagree on the epoch: %s and %s", epoch, e)
+		}
+		epoch = e
+	}
+	var subs []*subscriber
+	for range 4 {
+		subs = append(subs, subscribe(t, cl.PUB, "messages.", "export.probe"))
+	}
+	probe(t, c, subs...)
+
+	var (
+		mu       sync.Mutex
+		answered = map[string]uint64{} // payload id -> seq of each publish answered OK
+		slowest  atomic.Int64
+		pushed   atomic.Int64
+		stop     = make(chan struct{})
+		writers  sync.WaitGroup
+		failures atomic.Int64
+	)
+	for w := range 4 {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			wc, err := client.Dial(cl.RPC, client.Options{Timeout: 2 * clusterWait})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer wc.Close()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := fmt.Sprintf("w%d-%d", w, i)
+				start := time.Now()
+				r, err := wc.Call(context.Background(), "bus.publish", map[string]any{"topic": fmt.Sprintf("cluster.%d", w), "payload": map[string]any{"id": id}})
+				if d := time.Since(start); int64(d) > slowest.Load() {
+					slowest.Store(int64(d))
+				}
+				if err != nil || !r.OK {
+					failures.Add(1)
+					time.Sleep(20 * time.Millisecond)
+					continue
+				}
+				var res struct {
+					Event struct {
+						Seq uint64 `json:"seq"`
+					} `json:"event"`
+				}
+				_ = json.Unmarshal(r.Result, &res)
+				mu.Lock()
+				answered[id] = res.Event.Seq
+				mu.Unlock()
+			}
+		}()
+	}
+	p := newPusher(t, cl.Ingest)
+	writers.Add(1)
+	go func() { // the pusher's socket stays with its goroutine
+		defer writers.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			items := make([]map[string]any, 10)
+			for i := range items {
+				items[i] = map[string]any{"store": "events", "topic": "cluster.ingest", "payload": map[string]any{"p": pushed.Add(1)}}
+			}
+			p.send(t, encode(t, client.JSON, map[string]any{"kind": "delta", "items": items}))
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+
+	// Subscribers follow PUB and fill gaps with get_since.
+	type follow struct {
+		seqs []uint64
+		dups int
+	}
+	follows := make([]*follow, len(subs))
+	var followers sync.WaitGroup
+	followStop := make(chan struct{})
+	for i, s := range subs {
+		f := &follow{}
+		follows[i] = f
+		followers.Add(1)
+		go func() {
+			defer followers.Done()
+			fc, err := client.Dial(cl.RPC, client.Options{Timeout: 2 * clusterWait})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer fc.Close()
+			last := uint64(0)
+			catchUp := func(upTo uint64) {
+				for last < upTo {
+					r, err := fc.Call(context.Background(), "bus.get_since", map[string]any{"after_seq": last, "limit": 1000})
+					if err != nil || !r.OK {
+						time.Sleep(50 * time.Millisecond)
+						continue
+					}
+					var res struct {
+						Items []struct {
+							Seq uint64 `json:"seq"`
+						} `json:"items"`
+					}
+					_ = json.Unmarshal(r.Result, &res)
+					if len(res.Items) == 0 {
+						return
+					}
+					for _, it := range res.Items {
+						if it.Seq > upTo {
+							return
+						}
+						f.seqs = append(f.seqs, it.Seq)
+						last = it.Seq
+					}
+				}
+			}
+			for {
+				select {
+				case m := <-s.ch:
+					if m.store != "messages" {
+						continue
+					}
+					switch {
+					case m.seq <= last:
+						f.dups++
+					default:
+						catchUp(m.seq - 1)
+						f.seqs = append(f.seqs, m.seq)
+						last = m.seq
+					}
+				case <-followStop:
+					head := uint64(mustOK(t, c, "bus.get_since", map[string]any{"limit": 1})["head_seq"].(float64))
+					catchUp(head)
+					return
+				}
+			}
+		}()
+	}
+
+	step := func(what string, f func()) {
+		time.Sleep(2 * time.Second)
+		t.Log(what)
+		f()
+	}
+	leader := 2
+	step("kill -9 of the NATS node that leads the messages stream", func() {
+		if l := nats.StreamLeader(t, "MP_messages"); l >= 0 {
+			leader = l
+		}
+		t.Logf("node n%d", leader)
+		nats.Nodes[leader].Kill()
+	})
+	step("the NATS node back", func() { nats.Nodes[leader].Restart() })
+	step("kill -9 of a store replica", func() { stores[1].Kill() })
+	step("the store replica back", func() {
+		stores[1].Restart()
+		testenv.WaitReady(t, storeHTTP[1], 60*time.Second)
+	})
+	time.Sleep(2 * time.Second)
+	close(stop)
+	writers.Wait()
+
+	// Every publish answered OK is there once, with its seq.
+	count := map[string]int{}
+	for _, ev := range readAll(t, c, "messages", "") {
+		if id, isID := ev["payload"].(map[string]any)["id"].(string); isID {
+			count[id]++
+			if seq, was := answered[id]; was && uint64(ev["seq"].(float64)) != seq {
+				t.Errorf("publish %s answered seq %d reads back as seq %v", id, seq, ev["seq"])
+			}
+		}
+	}
+	if len(answered) == 0 {
+		t.Fatal("no publish was answered OK")
+	}
+	for id := range answered {
+		if count[id] != 1 {
+			t.Errorf("publish %s answered OK is stored %d times", id, count[id])
+		}
+	}
+	want := int(pushed.Load())
+	eventually(t, 30*time.Second, 100*time.Millisecond, "pushed items not all stored", func() bool {
+		return len(readAll(t, c, "events", "cluster.ingest")) >= want
+	})
+	seen := map[float64]int{}
+	for _, ev := range readAll(t, c, "events", "cluster.ingest") {
+		seen[ev["payload"].(map[string]any)["p"].(float64)]++
+	}
+	for n, k := range seen {
+		if k != 1 {
+			t.Errorf("pushed item %v stored %d times", n, k)
+		}
+	}
+	if len(seen) != want {
+		t.Errorf("%d of %d pushed items stored", len(seen), want)
+	}
+	close(followStop)
+	followers.Wait()
+	for i, f := range follows {
+		for k, seq := range f.seqs {
+			if k > 0 && seq != f.seqs[k-1]+1 {
+				t.Fatalf("subscriber %d: seq %d after %d", i, seq, f.seqs[k-1])
+			}
+		}
+		if f.dups > 0 {
+			t.Errorf("subscriber %d got %d events twice on PUB", i, f.dups)
+		}
+	}
+	if d := time.Duration(slowest.Load()); d > clusterWait {
+		t.Errorf("a client waited %v for an answer (at most %v)", d, clusterWait)
+	}
+	t.Logf("%d publishes answered OK, %d not; %d items pushed; slowest answer %v", len(answered), failures.Load(), want,
+		time.Duration(slowest.Load()).Round(time.Millisecond))
+}
