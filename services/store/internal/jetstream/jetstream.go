@@ -62,6 +62,7 @@ const (
 	hdrTopic    = "Mp-Topic"
 	hdrEvent    = "Mp-Event"
 	hdrRollup   = "Nats-Rollup"
+	hdrMsgID    = "Nats-Msg-Id"
 	hdrBatchID  = "Nats-Batch-Id"
 	hdrBatchSeq = "Nats-Batch-Sequence"
 	hdrCommit   = "Nats-Batch-Commit"
@@ -311,7 +312,14 @@ func (l *Log) message(st string, r *logrec.Record) *nats.Msg {
 func (l *Log) Append(ctx context.Context, st string, recs []logrec.Record) ([]uint64, error) {
 	futures := make([]jetstream.PubAckFuture, len(recs))
 	for i := range recs {
-		f, err := l.js.PublishMsgAsync(l.message(st, &recs[i]), jetstream.WithExpectStream(streamName(st)))
+		m := l.message(st, &recs[i])
+		if r := &recs[i]; r.Producer != "" {
+			// A batch retried through another replica, whose view may
+			// not show the first try yet: JetStream answers the retry
+			// with the first try's seq instead of storing it again.
+			m.Header.Set(hdrMsgID, url.QueryEscape(r.Producer)+" "+strconv.FormatUint(r.Batch, 10)+" "+strconv.Itoa(r.Item))
+		}
+		f, err := l.js.PublishMsgAsync(m, jetstream.WithExpectStream(streamName(st)))
 		if err != nil {
 			return nil, err
 		}

@@ -20,9 +20,17 @@ var stores = []string{"messages", "events"}
 // e2e suite's kill -9).
 func open(t *testing.T, dir string, maxLen int) (s *store.Service, stop func()) {
 	t.Helper()
+	return openLog(t, jetstream.Config{DataDir: dir}, maxLen)
+}
+
+// openLog is open on a log configured by cfg (an embedded server's
+// directory or a server's URL).
+func openLog(t *testing.T, cfg jetstream.Config, maxLen int) (s *store.Service, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	l, err := jetstream.Open(ctx, jetstream.Config{DataDir: dir, Stores: stores, TopicMaxLen: maxLen, MaxPayload: 1 << 20})
+	cfg.Stores, cfg.TopicMaxLen, cfg.MaxPayload = stores, maxLen, 1<<20
+	l, err := jetstream.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,14 +93,19 @@ func (s *Service) applyRecords(st *Store, recs []logrec.Record) {
 }
 
 // applyOwn shows a write's own records as soon as the log has taken them,
-// with the drafts the write made, when they follow on from what the view
-// shows (the follower skips them when they arrive); otherwise, after the
-// records of another writer it has not seen yet, the follower shows them.
+// with the drafts the write made, as far as they follow on from what the
+// view shows without a gap (the follower skips them when they arrive). The
+// rest, after records of another writer this view has not seen yet (or
+// records the log already held: a retry), the follower shows in order.
 func (s *Service) applyOwn(st *Store, recs []logrec.Record, drafts []*event.Draft) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(recs) > 0 && recs[0].Seq == st.seq+1 {
-		s.showRecords(st, recs, drafts)
+	n := 0
+	for n < len(recs) && recs[n].Seq == st.seq+1+uint64(n) {
+		n++
+	}
+	if n > 0 {
+		s.showRecords(st, recs[:n], drafts[:n])
 	}
 }
 
