@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	_ "google.golang.org/grpc/health" // client-side health checking (healthCheckConfig)
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
@@ -47,11 +48,14 @@ const (
 // (host:port, a host name resolving to several addresses: every replica
 // of the store), a comma-separated list of them, or any gRPC target
 // (dns:///store:48920); calls are spread over every address that answers
-// (round robin), and a stream stays on the replica it started on. A
+// (round robin) and serves (gRPC health), and a stream stays on the
+// replica it started on. A
 // service passes its ClientMetrics (tests may pass none).
 func Dial(addr string, maxMsg int, metrics ...*ClientMetrics) (*grpc.ClientConn, error) {
 	target, opts := addr, []grpc.DialOption{
-		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}]}`),
+		// Health checking keeps calls off a replica that is still loading
+		// its log or draining: its gRPC health says NOT_SERVING.
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}], "healthCheckConfig": {"serviceName": ""}}`),
 	}
 	if strings.Contains(addr, ",") {
 		r := manual.NewBuilderWithScheme("mp-store")

@@ -240,12 +240,25 @@ func TestClusterSurvivesNodeAndReplicaLoss(t *testing.T) {
 		}
 	}
 	want := int(pushed.Load())
-	eventually(t, 30*time.Second, 100*time.Millisecond, "pushed items not all stored", func() bool {
-		return len(readAll(t, c, "events", "cluster.ingest")) >= want
-	})
+	storedAll := false
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !storedAll; time.Sleep(100 * time.Millisecond) {
+		storedAll = len(readAll(t, c, "events", "cluster.ingest")) >= want
+	}
 	seen := map[float64]int{}
 	for _, ev := range readAll(t, c, "events", "cluster.ingest") {
 		seen[ev["payload"].(map[string]any)["p"].(float64)]++
+	}
+	if !storedAll {
+		var missing []float64
+		for n := 1; n <= want; n++ {
+			if seen[float64(n)] == 0 {
+				missing = append(missing, float64(n))
+			}
+		}
+		t.Errorf("%d of %d pushed items not stored after 30 s, from %v; ingest received %v, stored %v, dropped %v, pending %v", len(missing), want,
+			missing[:min(len(missing), 20)], testenv.Metric(t, cl.IngestHTTP, "mp_ingest_items_received_total"),
+			testenv.Metric(t, cl.IngestHTTP, "mp_ingest_items_stored_total"), testenv.Metric(t, cl.IngestHTTP, `mp_ingest_dropped_total{reason="store_error"}`),
+			testenv.Metric(t, cl.IngestHTTP, "mp_ingest_pending_items"))
 	}
 	for n, k := range seen {
 		if k != 1 {
