@@ -44,6 +44,9 @@ func newMetrics(reg *prometheus.Registry, svc *store.Service) *metrics {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "mp_store_evicted_events_total", Help: "Events evicted because their topic held MP_TOPIC_MAXLEN newer ones.", ConstLabels: prometheus.Labels{"store": name},
 		}, headOf(svc, name, func(h store.Head) float64 { return float64(h.Evicted) })))
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "mp_store_log_resumes_total", Help: "Times following the log of record (JetStream) broke and resumed after the last record shown.", ConstLabels: prometheus.Labels{"store": name},
+		}, headOf(svc, name, func(h store.Head) float64 { return float64(h.LogResumes) })))
 	}
 	return m
 }

@@ -117,7 +117,10 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		l.Close()
 		return nil, fmt.Errorf("nats max_payload %d is below the largest event (%d bytes with headers): raise it", nc.MaxPayload(), need)
 	}
-	if l.js, err = jetstream.New(nc); err != nil {
+	// An acknowledgement lost with a server that died would otherwise
+	// keep its write (and every write after it: writes are ordered) waiting
+	// for ever.
+	if l.js, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(ackTimeout)); err != nil {
 		l.Close()
 		return nil, err
 	}
@@ -126,6 +129,20 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// ackTimeout is how long an append waits for JetStream to confirm one
+// record: a leader election after a server died takes a second or two.
+const ackTimeout = 3 * time.Second
+
+// unavailable marks what is not JetStream refusing a record (an API error,
+// which a retry would meet again) as logrec.ErrUnavailable.
+func unavailable(err error) error {
+	var api *jetstream.APIError
+	if err == nil || errors.As(err, &api) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", logrec.ErrUnavailable, err)
 }
 
 // attemptTimeout bounds one try at setting up the streams: a JetStream
@@ -321,7 +338,7 @@ func (l *Log) Append(ctx context.Context, st string, recs []logrec.Record) ([]ui
 		}
 		f, err := l.js.PublishMsgAsync(m, jetstream.WithExpectStream(streamName(st)))
 		if err != nil {
-			return nil, err
+			return nil, unavailable(err)
 		}
 		futures[i] = f
 	}
@@ -331,7 +348,7 @@ func (l *Log) Append(ctx context.Context, st string, recs []logrec.Record) ([]ui
 		case ack := <-f.Ok():
 			seqs[i] = ack.Sequence
 		case err := <-f.Err():
-			return nil, err
+			return nil, unavailable(err)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -367,7 +384,7 @@ func (l *Log) batch(ctx context.Context, st string, recs []logrec.Record) ([]uin
 		}
 		if i < len(recs)-1 {
 			if err := l.nc.PublishMsg(m); err != nil {
-				return nil, err
+				return nil, unavailable(err)
 			}
 			continue
 		}
@@ -376,7 +393,7 @@ func (l *Log) batch(ctx context.Context, st string, recs []logrec.Record) ([]uin
 		}
 		var err error
 		if ack, err = l.js.PublishMsg(ctx, m, jetstream.WithExpectStream(streamName(st))); err != nil {
-			return nil, err
+			return nil, unavailable(err)
 		}
 	}
 	seqs := make([]uint64, len(recs))
@@ -388,7 +405,7 @@ func (l *Log) batch(ctx context.Context, st string, recs []logrec.Record) ([]uin
 
 // Remove purges a topic's subject.
 func (l *Log) Remove(ctx context.Context, st, topic string) error {
-	return l.stream[st].Purge(ctx, jetstream.WithPurgeSubject(subject(st, topic)))
+	return unavailable(l.stream[st].Purge(ctx, jetstream.WithPurgeSubject(subject(st, topic))))
 }
 
 // Follow hands the view the store's records from after on, in runs of what
@@ -411,7 +428,12 @@ func (l *Log) Follow(ctx context.Context, st string, after uint64, apply func([]
 	if err != nil {
 		return err
 	}
-	it, err := c.Messages(jetstream.PullMaxMessages(4096))
+	// A consumer whose server died (or whose stream changed leader) goes
+	// quiet rather than failing: heartbeats every second find that out in
+	// two, and the ordered consumer starts again after the last record it
+	// delivered. (The default, half the 30 s pull expiry, left a replica's
+	// view, and every write waiting for it, stuck for half a minute.)
+	it, err := c.Messages(jetstream.PullMaxMessages(4096), jetstream.PullExpiry(10*time.Second), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return err
 	}

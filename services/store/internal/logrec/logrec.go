@@ -7,7 +7,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 )
+
+// ErrUnavailable wraps a log's failure to take or confirm a write in time
+// (its servers unreachable, electing a leader, an acknowledgement lost):
+// the write may or may not have been recorded, and retrying it is right.
+// A producer's retry is recorded once (Record.Producer).
+var ErrUnavailable = errors.New("the log of record is unavailable")
 
 // Log is a log of record: every store's events, in seq order, kept outside
 // this process, so that a restart loses nothing. The in-memory topics,

@@ -16,6 +16,7 @@ import (
 	"github.com/messageplane/mp/internal/protocol"
 	mpv1 "github.com/messageplane/mp/proto/messageplane/v1"
 	"github.com/messageplane/mp/services/store/internal/event"
+	"github.com/messageplane/mp/services/store/internal/logrec"
 	"github.com/messageplane/mp/services/store/internal/store"
 )
 
@@ -236,7 +237,7 @@ func toStatus(err error) error {
 			c = codes.OutOfRange
 		}
 		return grpcx.Error(c, string(se.Code), se.Msg)
-	case errors.Is(err, store.ErrNotReady):
+	case errors.Is(err, store.ErrNotReady), errors.Is(err, logrec.ErrUnavailable):
 		return status.Error(codes.Unavailable, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "deadline passed before the store applied the request")

@@ -28,6 +28,9 @@ func (s *Service) follow(ctx context.Context, ready chan<- struct{}) {
 				err := s.log.Follow(ctx, name, s.headOf(st), func(recs []logrec.Record) { s.applyRecords(st, recs) },
 					func(head uint64) { s.showHead(st, head); caught <- struct{}{} })
 				if ctx.Err() == nil {
+					s.mu.Lock()
+					st.resumes++
+					s.mu.Unlock()
 					s.cfg.Logger.Warn("following the log failed; resuming", "store", name, "err", err)
 					select {
 					case <-time.After(200 * time.Millisecond):

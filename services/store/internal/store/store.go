@@ -80,6 +80,7 @@ type Store struct {
 	retained      int    // events held by the store's topics
 	retainedBytes int    // their memory: bytes, record and log entry
 	evicted       uint64 // events pushed out by MP_TOPIC_MAXLEN
+	resumes       uint64 // times following the log broke and started again
 
 	pending map[string][]pendingPart // a replace's records until its last arrives (log of record)
 }
@@ -173,6 +174,7 @@ type Head struct {
 	Retained      int    // events retained
 	RetainedBytes int    // their approximate memory
 	Evicted       uint64 // events evicted by the per-topic limit since start
+	LogResumes    uint64 // times following the log of record broke and resumed
 }
 
 // Heads returns every store's head seq and topic count, sorted by name.
@@ -182,7 +184,7 @@ func (s *Service) Heads() []Head {
 	out := make([]Head, 0, len(s.names))
 	for _, n := range s.names {
 		st := s.stores[n]
-		out = append(out, Head{Name: n, HeadSeq: st.seq, TopicCount: len(st.topics), Retained: st.retained, RetainedBytes: st.retainedBytes, Evicted: st.evicted})
+		out = append(out, Head{Name: n, HeadSeq: st.seq, TopicCount: len(st.topics), Retained: st.retained, RetainedBytes: st.retainedBytes, Evicted: st.evicted, LogResumes: st.resumes})
 	}
 	return out
 }
